@@ -1,0 +1,32 @@
+#!/bin/sh
+# Installs every Debian 12 package that building, testing and benchmarking teehost needs.
+# The README and .ci/run both call this script, so a fresh machine needs nothing else.
+# Run as root (or through sudo); it is idempotent and quiet when everything is present.
+set -eu
+
+PACKAGES="
+  build-essential cmake pkg-config clang libclang-rt-14-dev
+  liblua5.4-dev lua5.4 lua-check
+  libuv1-dev libcurl4-openssl-dev ca-certificates curl
+  libcjson-dev libsodium-dev libssl-dev libsecp256k1-dev
+  libmicrohttpd-dev libsqlite3-dev libedit-dev
+  libcmocka-dev tmux
+  nodejs
+"
+
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+# Node.js and npm run the reference implementations in tests and benchmarks. NodeSource's nodejs
+# ships npm inside it and conflicts with Debian's npm package, so npm is only added when absent.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: installing$missing"
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing
