@@ -36,6 +36,7 @@
  * in every libcurl build, so it is run exactly once per process via pthread_once and never
  * undone (curl_global_cleanup at exit would race with any other user). Nothing else is global. */
 #include "http_client.h"
+#include "lazy_curl.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -548,6 +549,7 @@ th_http_client *th_http_client_new(uv_loop_t *loop, th_err *err) {
     th_err_set(err, TH_EINVAL, "http client: no loop");
     return NULL;
   }
+  if (th_lazy_curl_load(err) != 0) return NULL;
   if (pthread_once(&curl_once, curl_init_once) != 0 || curl_init_rc != CURLE_OK) {
     th_err_set(err, TH_EIO, "http client: curl_global_init failed: %s",
                curl_easy_strerror(curl_init_rc));

@@ -48,6 +48,7 @@
  *  - MHD never logs (no MHD_USE_ERROR_LOG): bad requests from clients are not our stderr's
  *    business. */
 #include "http_server.h"
+#include "lazy_mhd.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -958,6 +959,7 @@ th_http_server *th_http_server_start(uv_loop_t *loop, const th_http_server_opts 
     return NULL;
   }
   if (check_opts(opts, err)) return NULL;
+  if (th_lazy_mhd_load(err) != 0) return NULL;
   th_http_server *s = calloc(1, sizeof *s);
   if (!s) {
     th_err_set(err, TH_ENOMEM, "http server: out of memory");
