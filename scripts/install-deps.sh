@@ -10,7 +10,7 @@ PACKAGES="
   libuv1-dev libcurl4-openssl-dev ca-certificates curl
   libcjson-dev libsodium-dev libssl-dev libsecp256k1-dev
   libmicrohttpd-dev libsqlite3-dev libedit-dev
-  libcmocka-dev tmux
+  libcmocka-dev tmux time
   nodejs
 "
 
