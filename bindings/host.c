@@ -48,6 +48,13 @@ static void host_warn(void *ud, const char *msg, int tocont) {
   fprintf(stderr, "teehost: warning: %s\n", msg);
 }
 
+int th_push_failure(lua_State *L, const th_err *err) {
+  lua_pushnil(L);
+  lua_pushstring(L, err->message);
+  lua_pushstring(L, th_err_name(err->code));
+  return 3;
+}
+
 void th_host_report(const char *msg) {
   fflush(stdout);
   fprintf(stderr, "teehost: %s\n", msg);

@@ -88,6 +88,10 @@ th_http_client *th_host_http(th_host *host, th_err *err);
  * Pushes the function, or returns the lua_load status with the message pushed. */
 int th_host_load_embedded(lua_State *L, const char *path);
 
+/* Pushes the expected-failure triple nil, err->message, code name ("ECONNREFUSED"); returns
+ * 3, so a binding can `return th_push_failure(L, &err);`. */
+int th_push_failure(lua_State *L, const th_err *err);
+
 /* Prints "teehost: <msg>" (and the traceback that follows it) to stderr. */
 void th_host_report(const char *msg);
 

@@ -164,12 +164,7 @@ static void request_done(void *ud, th_http_response *res, const th_err *err) {
 
 static int request_push(lua_State *co, th_wait *w) {
   request_wait *r = (request_wait *)w;
-  if (!r->res) {
-    lua_pushnil(co);
-    lua_pushstring(co, r->err.message);
-    lua_pushstring(co, th_err_name(r->err.code));
-    return 3;
-  }
+  if (!r->res) return th_push_failure(co, &r->err);
   lua_createtable(co, 0, 3);
   lua_pushinteger(co, r->res->status);
   lua_setfield(co, -2, "status");
@@ -222,7 +217,7 @@ static int l_request(lua_State *L) {
   request_wait *r = client ? calloc(1, sizeof *r) : NULL;
   if (!r) {
     free(headers);
-    if (!client) return lua_pushnil(L), lua_pushstring(L, err.message), lua_pushstring(L, th_err_name(err.code)), 3;
+    if (!client) return th_push_failure(L, &err);
     return luaL_error(L, "%s: out of memory", fn);
   }
   r->w.what = fn;
@@ -233,10 +228,7 @@ static int l_request(lua_State *L) {
   if (!r->call) {
     free(r);
     if (err.code == TH_EINVAL) return luaL_error(L, "%s: %s", fn, err.message);
-    lua_pushnil(L);
-    lua_pushstring(L, err.message);
-    lua_pushstring(L, th_err_name(err.code));
-    return 3;
+    return th_push_failure(L, &err);
   }
   return th_wait_yield(L, &r->w);
 }
@@ -543,10 +535,7 @@ static int l_serve(lua_State *L) {
   s->srv = th_http_server_start(th_loop_uv(host->loop), &o, on_request, s, &err);
   if (!s->srv) {
     if (err.code == TH_EINVAL) return luaL_error(L, "%s: %s", fn, err.message);
-    lua_pushnil(L);
-    lua_pushstring(L, err.message);
-    lua_pushstring(L, th_err_name(err.code));
-    return 3;
+    return th_push_failure(L, &err);
   }
   s->closed = 0;
   s->dispatch.run = dispatch;

@@ -6,6 +6,7 @@
 #include "task.h"
 
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,37 @@ lua_State *th_task_thread(th_task *t) { return t->co; }
 th_task *th_task_next(th_task *t) { return t->next; }
 
 static void push_tasks_table(lua_State *L) { lua_getfield(L, LUA_REGISTRYINDEX, TASKS_KEY); }
+
+/* Pushes on L a results table {n = nres, ...} copied from the top nres values of co, which
+ * stay where they are. */
+static void pack_results(lua_State *L, lua_State *co, int nres) {
+  lua_checkstack(co, 1);
+  lua_createtable(L, nres, 1);
+  for (int i = 1; i <= nres; i++) {
+    lua_pushvalue(co, -nres - 1 + i);
+    lua_xmove(co, L, 1);
+    lua_rawseti(L, -2, i);
+  }
+  lua_pushinteger(L, nres);
+  lua_setfield(L, -2, "n");
+}
+
+/* Replaces the results table on top of L with its values and returns their count; for a failed
+ * outcome, replaces it with the error (stored at [1]) and returns -1. */
+static int unpack_results(lua_State *L, int failed) {
+  if (failed) {
+    lua_rawgeti(L, -1, 1);
+    lua_remove(L, -2);
+    return -1;
+  }
+  lua_getfield(L, -1, "n");
+  int n = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  luaL_checkstack(L, n, "too many results");
+  for (int i = 1; i <= n; i++) lua_rawgeti(L, -i, i);
+  lua_remove(L, -(n + 1));
+  return n;
+}
 
 th_task *th_task_of(th_host *host, lua_State *co) {
   lua_State *L = host->L;
@@ -140,12 +172,7 @@ void th_task_finished(th_host *host, lua_State *co, int ok, int nres) {
 
   /* Keep results (or the error) in the Task for joiners, now and later. */
   lua_rawgeti(L, LUA_REGISTRYINDEX, t->self_ref);
-  lua_createtable(L, nres, 1);
-  lua_checkstack(L, nres + 2);
-  lua_xmove(co, L, nres);
-  for (int i = nres; i >= 1; i--) lua_rawseti(L, -1 - i, i);
-  lua_pushinteger(L, nres);
-  lua_setfield(L, -2, "n");
+  pack_results(L, co, nres);
   lua_setiuservalue(L, -2, 2);
   lua_pop(L, 1);
   lua_settop(co, 0);
@@ -182,19 +209,7 @@ static int join_push(lua_State *co, th_wait *w) {
   lua_rawgeti(co, LUA_REGISTRYINDEX, j->task_ref);
   lua_getiuservalue(co, -1, 2);
   lua_remove(co, -2);
-  int state = j->task->state;
-  if (state != T_DONE) {
-    lua_rawgeti(co, -1, 1);
-    lua_remove(co, -2);
-    return -1;
-  }
-  lua_getfield(co, -1, "n");
-  int n = (int)lua_tointeger(co, -1);
-  lua_pop(co, 1);
-  luaL_checkstack(co, n, "too many results");
-  for (int i = 1; i <= n; i++) lua_rawgeti(co, -i, i);
-  lua_remove(co, -(n + 1));
-  return n;
+  return unpack_results(co, j->task->state != T_DONE);
 }
 
 static void join_release(th_wait *w, int in_flight) {
@@ -216,16 +231,8 @@ static int task_join(lua_State *L) {
   if (t->co == L) return luaL_error(L, "task:join: a task cannot join itself");
   if (t->state == T_DONE || t->state == T_FAILED || t->state == T_CANCELLED) {
     lua_getiuservalue(L, 1, 2);
-    if (t->state != T_DONE) {
-      lua_rawgeti(L, -1, 1);
-      return lua_error(L);
-    }
-    lua_getfield(L, -1, "n");
-    int n = (int)lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    luaL_checkstack(L, n, "too many results");
-    for (int i = 1; i <= n; i++) lua_rawgeti(L, -i, i);
-    return n;
+    int n = unpack_results(L, t->state != T_DONE);
+    return n < 0 ? lua_error(L) : n;
   }
   th_wait_check(L, "task:join");
   join_wait *j = calloc(1, sizeof *j);
@@ -438,14 +445,7 @@ static void timeout_child_done(th_host *host, th_task *t, lua_State *co, int ok,
   if (tw->released || tw->timed_out) return;
   lua_State *L = host->L;
   tw->failed = !ok;
-  lua_createtable(L, nres, 1);
-  for (int i = 1; i <= nres; i++) {
-    lua_pushvalue(co, -nres - 1 + i);
-    lua_xmove(co, L, 1);
-    lua_rawseti(L, -2, i);
-  }
-  lua_pushinteger(L, nres);
-  lua_setfield(L, -2, "n");
+  pack_results(L, co, nres);
   tw->results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   uv_timer_stop(&tw->timer);
   th_wait_ready(&tw->w);
@@ -461,40 +461,15 @@ static void timeout_fired(uv_timer_t *timer) {
 static int timeout_push(lua_State *co, th_wait *w) {
   timeout_wait *tw = (timeout_wait *)w;
   if (tw->timed_out) {
+    char secs[32];
+    snprintf(secs, sizeof secs, "%g", tw->seconds);
     lua_pushnil(co);
-    lua_pushfstring(co, "timed out after %f s", tw->seconds);
-    /* %f prints 6 decimals; trim them for a friendlier "timed out after 0.5 s". */
-    const char *s = lua_tostring(co, -1);
-    luaL_Buffer b;
-    luaL_buffinit(co, &b);
-    const char *dot = strchr(s, '.'), *end = strstr(s, " s");
-    if (dot && end) {
-      const char *last = end;
-      while (last > dot + 1 && last[-1] == '0') last--;
-      if (last == dot + 1) last = dot;
-      luaL_addlstring(&b, s, (size_t)(last - s));
-      luaL_addstring(&b, end);
-    } else {
-      luaL_addstring(&b, s);
-    }
-    luaL_pushresult(&b);
-    lua_remove(co, -2);
+    lua_pushfstring(co, "timed out after %s s", secs);
     lua_pushliteral(co, "ETIMEDOUT");
     return 3;
   }
   lua_rawgeti(co, LUA_REGISTRYINDEX, tw->results_ref);
-  if (tw->failed) {
-    lua_rawgeti(co, -1, 1);
-    lua_remove(co, -2);
-    return -1;
-  }
-  lua_getfield(co, -1, "n");
-  int n = (int)lua_tointeger(co, -1);
-  lua_pop(co, 1);
-  luaL_checkstack(co, n, "too many results");
-  for (int i = 1; i <= n; i++) lua_rawgeti(co, -i, i);
-  lua_remove(co, -(n + 1));
-  return n;
+  return unpack_results(co, tw->failed);
 }
 
 static void timeout_release(th_wait *w, int in_flight) {

@@ -20,9 +20,13 @@ for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
 port=$(cat "$work/port")
 
 # raw REQUEST_BYTES: sends them, prints the status line of the answer (or "closed").
+# The bytes go out in one write (cat of a file): if a request arrived in pieces, the server could
+# answer an early error and close with bytes unread, and the kernel's reset may then discard
+# the answer before we read it.
 raw() {
+  printf '%b' "$1" >"$work/request"
   exec 3<>"/dev/tcp/127.0.0.1/$port" || { echo "connect failed"; return; }
-  printf '%b' "$1" >&3
+  cat "$work/request" >&3
   local line=""
   IFS= read -r -t 5 line <&3
   exec 3<&- 3>&-
