@@ -48,6 +48,8 @@
 
 typedef struct sock_ctx sock_ctx;
 
+#define SPARE_EASY_HANDLES 32
+
 struct th_http_client {
   uv_loop_t *loop;
   CURLM *multi;          /* NULL once closing */
@@ -58,6 +60,10 @@ struct th_http_client {
   size_t open_handles;   /* timer + polls not yet closed; the client is freed at 0 */
   int closing;
   int cb_error;          /* th_err code of a curl callback that returned -1, else 0 */
+  /* Easy handles of finished calls, reset and kept for the next ones: creating one costs
+   * more than a whole round trip on a Unix socket (curl advises reusing them). */
+  CURL *spare[SPARE_EASY_HANDLES];
+  size_t nspare;
 };
 
 struct sock_ctx {
@@ -248,8 +254,19 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *userp) {
 
 /* ---- call lifetime ------------------------------------------------------------------------ */
 
+/* Keeps a finished call's easy handle for reuse, or frees it. */
+static void easy_release(th_http_client *c, CURL *easy) {
+  if (!easy) return;
+  if (c && !c->closing && c->nspare < SPARE_EASY_HANDLES) {
+    curl_easy_reset(easy);
+    c->spare[c->nspare++] = easy;
+  } else {
+    curl_easy_cleanup(easy);
+  }
+}
+
 static void call_free(th_http_call *call) {
-  if (call->easy) curl_easy_cleanup(call->easy);
+  easy_release(call->client, call->easy);
   curl_slist_free_all(call->req_headers);
   free(call->body);
   free(call->strings);
@@ -581,6 +598,7 @@ void th_http_client_close(th_http_client *c) {
     call_detach(call);
     call_free(call);
   }
+  while (c->nspare) curl_easy_cleanup(c->spare[--c->nspare]);
   /* Stop watching every socket before curl_multi_cleanup closes the cached connections. */
   for (sock_ctx *ctx = c->socks; ctx; ctx = ctx->next) sock_close(ctx);
   uv_close((uv_handle_t *)&c->timer, on_timer_closed);
@@ -783,7 +801,8 @@ th_http_call *th_http_request(th_http_client *c, const th_http_request_opts *o,
   call->ud = ud;
   call->timeout_ms = o->timeout_ms;
   if (parse_url(call, method, o->url, o->unix_socket, err) != 0) goto fail;
-  if (!(call->easy = curl_easy_init())) {
+  call->easy = c->nspare ? c->spare[--c->nspare] : curl_easy_init();
+  if (!call->easy) {
     th_err_set(err, TH_ENOMEM, "http request: out of memory");
     goto fail;
   }
