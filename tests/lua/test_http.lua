@@ -54,6 +54,20 @@ t.test("a request over a Unix socket, whose file is 0600, and a GET shorthand", 
   t.eq({ r, msg, code }, { nil, "connect to " .. path .. ": No such file or directory", "ECONNREFUSED" })
 end)
 
+t.test("a request inherits nothing from the one before it (handles are reused)", function()
+  local path = sock_dir .. "/reuse.sock"
+  local srv <close> = serve { port = 0, unix_socket = path }
+  local first = json.decode(assert(http.request {
+    method = "PUT", url = "http://x/first", unix_socket = path, body = "payload",
+    headers = { ["x-only-first"] = "1" }, timeout = 5,
+  }).body)
+  t.eq({ first.method, first.body, first.headers["x-only-first"], first.peer }, { "PUT", "payload", "1", "unix" })
+  local second = json.decode(assert(http.request(base(srv) .. "/second")).body)
+  t.eq({ second.method, second.path, second.body }, { "GET", "/second", "" })
+  t.eq(second.headers["x-only-first"], nil)
+  t.ok(second.peer ~= "unix", "the second request went over TCP")
+end)
+
 t.test("string, status, header and json answers; 404 is a response, not an error", function()
   local srv <close> = serve { port = 0, handler = function(req)
     if req.path == "/text" then return "plain" end
