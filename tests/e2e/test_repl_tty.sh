@@ -56,4 +56,17 @@ grep -qxF '1+1' "$hist" 2>/dev/null && pass "lines are saved in \$TEEHOST_HOME/h
 [ "$(stat -c %a "$hist")" = 600 ] && pass "the history file is 0600" || fail "history mode" "$(stat -c %a "$hist")"
 [ "$(stat -c %a "$home")" = 700 ] && pass "\$TEEHOST_HOME is created 0700" || fail "home mode" "$(stat -c %a "$home")"
 
+# A $TEEHOST_HOME that others can read is refused with a message saying how to fix it.
+chmod 755 "$home"
+tm kill-session -t repl 2>/dev/null
+rm -f "$work/rc"
+tm new-session -d -s repl -x 120 -y 40 \
+  "TEEHOST_HOME='$home' '$TEEHOST' repl 2>'$work/err2'; echo \$? >'$work/rc'; sleep 30"
+expect_screen "the REPL still starts" "Ctrl-D to leave"
+tm send-keys -t repl C-d
+for _ in $(seq 50); do [ -s "$work/rc" ] && break; sleep 0.1; done
+grep -q "is accessible by group or others (mode 755).*chmod 700 $home" "$work/err2" \
+  && pass "a group-readable \$TEEHOST_HOME is refused with a fix-it message" \
+  || fail "open home refused" "$(cat "$work/err2")"
+
 finish
