@@ -389,8 +389,32 @@ static bool body_append(th_http_req *req, const char *data, size_t n) {
 
 /* ---------- MHD callbacks ---------- */
 
+/* The connection's slot for its current th_conn (the socket context set up by on_notify), so
+ * a th_conn MHD never completes (it drops some connections after the URI-log callback without
+ * calling the completed callback) is freed when the connection closes. */
+static th_conn **conn_slot(struct MHD_Connection *mc) {
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? ci->socket_context : NULL;
+}
+
+static void conn_free(th_conn *c);
+
+static void on_notify(void *cls, struct MHD_Connection *mc, void **socket_context,
+                      enum MHD_ConnectionNotificationCode toe) {
+  (void)cls;
+  (void)mc;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    *socket_context = calloc(1, sizeof(th_conn *));
+    return;
+  }
+  th_conn **slot = *socket_context;
+  if (slot && *slot) conn_free(*slot);
+  free(slot);
+  *socket_context = NULL;
+}
+
 /* Called by MHD with the raw request target before it splits and decodes it in place; the
- * return value becomes the request's client_context. */
+ * return value becomes the request's client_context (also kept in the connection's slot). */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc) {
   th_conn *c = calloc(1, sizeof *c);
   if (!c) return NULL; /* the access handler then closes the connection */
@@ -405,6 +429,11 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc) {
       free(c);
       return NULL;
     }
+  }
+  th_conn **slot = conn_slot(mc);
+  if (slot) {
+    if (*slot) conn_free(*slot);
+    *slot = c;
   }
   return c;
 }
@@ -509,6 +538,12 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
   th_conn *c = *con_cls;
   if (!c) return;
   *con_cls = NULL;
+  th_conn **slot = conn_slot(mc);
+  if (slot && *slot == c) *slot = NULL;
+  conn_free(c);
+}
+
+static void conn_free(th_conn *c) {
   if (c->req) {
     if (c->phase == PHASE_HANDED) {
       server_unlink(c->req);
@@ -902,7 +937,8 @@ static int listener_start(th_http_server *s, th_listener *l, int fd, bool is_uni
       MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | (v6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL,
       on_access, l, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
       pool, MHD_OPTION_CONNECTION_LIMIT, maxc, MHD_OPTION_CONNECTION_TIMEOUT, idle,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)l, MHD_OPTION_URI_LOG_CALLBACK, on_uri,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)l, MHD_OPTION_NOTIFY_CONNECTION, on_notify,
+      (void *)l, MHD_OPTION_URI_LOG_CALLBACK, on_uri,
       (void *)l, MHD_OPTION_END);
   if (!l->daemon) {
     close_if_still_ours(fd, &st);
