@@ -44,11 +44,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/un.h>
 
 typedef struct sock_ctx sock_ctx;
-
-#define SPARE_EASY_HANDLES 32
 
 struct th_http_client {
   uv_loop_t *loop;
@@ -60,10 +59,6 @@ struct th_http_client {
   size_t open_handles;   /* timer + polls not yet closed; the client is freed at 0 */
   int closing;
   int cb_error;          /* th_err code of a curl callback that returned -1, else 0 */
-  /* Easy handles of finished calls, reset and kept for the next ones: creating one costs
-   * more than a whole round trip on a Unix socket (curl advises reusing them). */
-  CURL *spare[SPARE_EASY_HANDLES];
-  size_t nspare;
 };
 
 struct sock_ctx {
@@ -115,7 +110,13 @@ static int names_equal(const char *a, const char *b) {
   return !*a && !*b;
 }
 
-static int is_blank(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; }
+static int is_blank(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\0'; }
+
+/* RFC 9112 2.2: a bare CR may be replaced by SP; NUL likewise (it would cut the C string). */
+static void blank_out(char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (s[i] == '\r' || s[i] == '\0') s[i] = ' ';
+}
 
 /* RFC 9110 tchar: what a method or header name may consist of. */
 static int is_token(const char *s) {
@@ -194,7 +195,9 @@ static int header_add(th_http_call *call, const char *name, size_t nlen, const c
   if (!block) return -1;
   for (size_t i = 0; i < nlen; i++) block[i] = ascii_lower(name[i]);
   block[nlen] = '\0';
+  blank_out(block, nlen);
   memcpy(block + nlen + 1, val, vlen);
+  blank_out(block + nlen + 1, vlen);
   block[nlen + 1 + vlen] = '\0';
   call->hdrs[call->nhdrs].name = block;
   call->hdrs[call->nhdrs].value = block + nlen + 1;
@@ -212,17 +215,21 @@ static int header_fold(th_http_call *call, const char *val, size_t vlen) {
   char *block = realloc(h->name, nlen + 1 + olen + 1 + vlen + 1);
   if (!block) return -1;
   char *value = block + nlen + 1;
+  size_t sep = olen ? 1 : 0; /* an empty value gains no leading space */
   value[olen] = ' ';
-  memcpy(value + olen + 1, val, vlen);
-  value[olen + 1 + vlen] = '\0';
+  memcpy(value + olen + sep, val, vlen);
+  blank_out(value + olen + sep, vlen);
+  value[olen + sep + vlen] = '\0';
   h->name = block;
   h->value = value;
   return 0;
 }
 
 static int header_line(th_http_call *call, const char *line, size_t n) {
+  /* curl ends the header block at a line that starts with CR or LF, whatever follows */
+  if (n && (line[0] == '\r' || line[0] == '\n')) return 0;
   while (n && (line[n - 1] == '\r' || line[n - 1] == '\n')) n--;
-  if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+  if (n >= 5 && strncasecmp(line, "HTTP/", 5) == 0) { /* curl's own test ignores case */
     /* A new status line (after a 1xx, or a proxy's CONNECT answer): only the final response's
      * headers are reported, so drop what was collected so far. */
     headers_free(call->hdrs, call->nhdrs);
@@ -254,19 +261,11 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *userp) {
 
 /* ---- call lifetime ------------------------------------------------------------------------ */
 
-/* Keeps a finished call's easy handle for reuse, or frees it. */
-static void easy_release(th_http_client *c, CURL *easy) {
-  if (!easy) return;
-  if (c && !c->closing && c->nspare < SPARE_EASY_HANDLES) {
-    curl_easy_reset(easy);
-    c->spare[c->nspare++] = easy;
-  } else {
-    curl_easy_cleanup(easy);
-  }
-}
-
+/* Easy handles are not reused: libcurl before 8.1.0 (Debian 12 has 7.88.1) keeps a dangling
+ * header pointer across curl_easy_reset, and a folded first header line in the next response
+ * then reads and reallocates freed memory (curl issue #11101; found by fuzz_http_response). */
 static void call_free(th_http_call *call) {
-  easy_release(call->client, call->easy);
+  if (call->easy) curl_easy_cleanup(call->easy);
   curl_slist_free_all(call->req_headers);
   free(call->body);
   free(call->strings);
@@ -364,6 +363,14 @@ static void timeout_failure(const th_http_call *call, th_err *err) {
   th_err_set(err, TH_ETIMEDOUT, "%s %s: timed out after %g s", call->method, call->url, secs);
 }
 
+/* Errors that mean the peer's bytes were not acceptable HTTP (e.g. "Received HTTP/0.9",
+ * "Header without colon", a status line curl rejects). */
+static int is_protocol_error(CURLcode rc) {
+  return rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_WEIRD_SERVER_REPLY ||
+         rc == CURLE_BAD_CONTENT_ENCODING || rc == CURLE_BAD_FUNCTION_ARGUMENT ||
+         rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM || rc == CURLE_RANGE_ERROR;
+}
+
 /* Fills err for a transfer that ended with rc != CURLE_OK (or ran out of memory). */
 static void describe_failure(const th_http_call *call, CURLcode rc, th_err *err) {
   const char *why = call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc);
@@ -380,8 +387,11 @@ static void describe_failure(const th_http_call *call, CURLcode rc, th_err *err)
   else if (is_reset_error(rc))
     th_err_set(err, TH_ECONNRESET, "%s %s: connection closed by peer: %s", call->method,
                call->url, why);
-  else if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL)
+  else if (rc == CURLE_URL_MALFORMAT)
     th_err_set(err, TH_EINVAL, "%s %s: %s", call->method, call->url, why);
+  else if (is_protocol_error(rc)) /* the URL was checked before starting: this is the peer */
+    th_err_set(err, TH_EPROTO, "%s %s: the server's answer is not valid HTTP: %s", call->method,
+               call->url, why);
   else
     th_err_set(err, TH_EIO, "%s %s: %s", call->method, call->url, why);
 }
@@ -395,7 +405,14 @@ static void complete(th_http_call *call, CURLcode rc) {
   call_detach(call);
   if (rc == CURLE_OK && !call->nomem) {
     res = take_response(call);
-    if (!res) th_err_set(&err, TH_ENOMEM, "%s %s: out of memory", call->method, call->url);
+    if (!res) {
+      th_err_set(&err, TH_ENOMEM, "%s %s: out of memory", call->method, call->url);
+    } else if (res->status < 100 || res->status > 999) {
+      th_err_set(&err, TH_EPROTO, "%s %s: bad status %ld in the status line", call->method,
+                 call->url, res->status);
+      th_http_response_free(res);
+      res = NULL;
+    }
   } else {
     describe_failure(call, rc, &err);
   }
@@ -598,7 +615,6 @@ void th_http_client_close(th_http_client *c) {
     call_detach(call);
     call_free(call);
   }
-  while (c->nspare) curl_easy_cleanup(c->spare[--c->nspare]);
   /* Stop watching every socket before curl_multi_cleanup closes the cached connections. */
   for (sock_ctx *ctx = c->socks; ctx; ctx = ctx->next) sock_close(ctx);
   uv_close((uv_handle_t *)&c->timer, on_timer_closed);
@@ -801,7 +817,7 @@ th_http_call *th_http_request(th_http_client *c, const th_http_request_opts *o,
   call->ud = ud;
   call->timeout_ms = o->timeout_ms;
   if (parse_url(call, method, o->url, o->unix_socket, err) != 0) goto fail;
-  call->easy = c->nspare ? c->spare[--c->nspare] : curl_easy_init();
+  call->easy = curl_easy_init();
   if (!call->easy) {
     th_err_set(err, TH_ENOMEM, "http request: out of memory");
     goto fail;

@@ -62,6 +62,8 @@ typedef struct th_http_response {
  *   TH_ENOTFOUND    "resolve host 'nope.invalid': …",
  *   TH_ETLS         "TLS with example.com: <curl's reason>",
  *   TH_ECONNRESET   "GET http://h/p: connection closed by peer: <curl's reason>",
+ *   TH_EPROTO       "GET http://h/p: the server's answer is not valid HTTP: <curl's reason>"
+ *                   (also a status outside 100..999: "GET http://h/p: bad status 0 in the status line"),
  *   TH_EIO          anything else, with curl's error buffer text. */
 typedef void (*th_http_done_cb)(void *ud, th_http_response *res, const th_err *err);
 

@@ -12,7 +12,7 @@
 
 #define CURL_SYMBOLS(X)                                                                        \
   X(curl_global_init) X(curl_version_info) X(curl_free) X(curl_easy_init) X(curl_easy_setopt) \
-  X(curl_easy_getinfo) X(curl_easy_cleanup) X(curl_easy_reset) X(curl_easy_strerror) X(curl_multi_init)         \
+  X(curl_easy_getinfo) X(curl_easy_cleanup) X(curl_easy_strerror) X(curl_multi_init)         \
   X(curl_multi_setopt) X(curl_multi_assign) X(curl_multi_socket_action)                       \
   X(curl_multi_info_read) X(curl_multi_add_handle) X(curl_multi_remove_handle)                \
   X(curl_multi_cleanup) X(curl_multi_strerror) X(curl_slist_append) X(curl_slist_free_all)    \
@@ -39,9 +39,6 @@ void curl_free(void *p) {
 CURL *curl_easy_init(void) { return READY() ? REAL(curl_easy_init)() : NULL; }
 void curl_easy_cleanup(CURL *h) {
   if (READY()) REAL(curl_easy_cleanup)(h);
-}
-void curl_easy_reset(CURL *h) {
-  if (READY()) REAL(curl_easy_reset)(h);
 }
 const char *curl_easy_strerror(CURLcode c) { return READY() ? REAL(curl_easy_strerror)(c) : "libcurl not loaded"; }
 
