@@ -116,6 +116,17 @@ void th_wait_check(lua_State *L, const char *what) {
   if (th_host_of(L)->shutting_down) luaL_error(L, "%s: cannot wait: teehost is shutting down", what);
 }
 
+void *th_wait_new(lua_State *L, size_t size, const char *what, int (*push)(lua_State *, th_wait *),
+                  void (*release)(th_wait *, int)) {
+  th_wait_check(L, what);
+  th_wait *w = calloc(1, size);
+  if (!w) luaL_error(L, "%s: out of memory", what);
+  w->what = what;
+  w->push = push;
+  w->release = release;
+  return w;
+}
+
 static int wait_continue(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   th_host *host = th_host_of(L);

@@ -46,6 +46,12 @@ void th_sched_drain_all(th_host *host);
 /* Removes a queued job that must not run any more (no-op if it is not queued). */
 void th_sched_unpost(th_host *host, th_job *job);
 
+/* The usual start of an async binding: checks that L can wait (raising otherwise), then
+ * returns a zeroed op of `size` bytes, which begins with a th_wait whose what, push and
+ * release are set. Raises on out of memory. The op is freed by release. */
+void *th_wait_new(lua_State *L, size_t size, const char *what, int (*push)(lua_State *, th_wait *),
+                  void (*release)(th_wait *, int));
+
 /* Raises "<what>: cannot wait here: …" if L cannot yield. */
 void th_wait_check(lua_State *L, const char *what);
 /* Pins L, records w as what L waits on, and yields. Call as `return th_wait_yield(L, w);`.

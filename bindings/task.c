@@ -234,12 +234,7 @@ static int task_join(lua_State *L) {
     int n = unpack_results(L, t->state != T_DONE);
     return n < 0 ? lua_error(L) : n;
   }
-  th_wait_check(L, "task:join");
-  join_wait *j = calloc(1, sizeof *j);
-  if (!j) return luaL_error(L, "task:join: out of memory");
-  j->w.what = "task:join";
-  j->w.push = join_push;
-  j->w.release = join_release;
+  join_wait *j = th_wait_new(L, sizeof *j, "task:join", join_push, join_release);
   j->task = t;
   lua_pushvalue(L, 1);
   j->task_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -300,12 +295,7 @@ static uint64_t check_seconds(lua_State *L, int idx, const char *fn) {
 
 static int task_sleep(lua_State *L) {
   uint64_t ms = check_seconds(L, 1, "task.sleep");
-  th_wait_check(L, "task.sleep");
-  sleep_wait *s = calloc(1, sizeof *s);
-  if (!s) return luaL_error(L, "task.sleep: out of memory");
-  s->w.what = "task.sleep";
-  s->w.push = push_nothing;
-  s->w.release = sleep_release;
+  sleep_wait *s = th_wait_new(L, sizeof *s, "task.sleep", push_nothing, sleep_release);
   uv_timer_init(th_loop_uv(th_host_of(L)->loop), &s->timer);
   s->timer.data = &s->w;
   uv_timer_start(&s->timer, sleep_fired, ms, 0);
@@ -488,12 +478,7 @@ static void timeout_release(th_wait *w, int in_flight) {
 static int task_timeout(lua_State *L) {
   uint64_t ms = check_seconds(L, 1, "task.timeout");
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  th_wait_check(L, "task.timeout");
-  timeout_wait *tw = calloc(1, sizeof *tw);
-  if (!tw) return luaL_error(L, "task.timeout: out of memory");
-  tw->w.what = "task.timeout";
-  tw->w.push = timeout_push;
-  tw->w.release = timeout_release;
+  timeout_wait *tw = th_wait_new(L, sizeof *tw, "task.timeout", timeout_push, timeout_release);
   tw->results_ref = LUA_NOREF;
   tw->seconds = (double)lua_tonumber(L, 1);
   tw->child = th_task_spawn(L, lua_gettop(L) - 2, timeout_child_done, tw);
