@@ -143,14 +143,7 @@ static void main_done(th_host *host, th_task *t, lua_State *co, int ok, int nres
   (void)t;
   (void)nres;
   (void)ud;
-  if (ok || host->exit_code == 130 || host->interrupt_pending) return; /* Ctrl-C: not a script error */
-  const char *msg = lua_tostring(co, -1);
-  if (!msg) msg = lua_pushfstring(co, "(error object is a %s value)", luaL_typename(co, -1));
-  luaL_traceback(host->L, co, msg, 0);
-  th_host_report(lua_tostring(host->L, -1));
-  lua_pop(host->L, 1);
-  if (lua_tostring(co, -1) != msg) lua_pop(co, 1);
-  host->exit_code = EXIT_SCRIPT;
+  if (!ok) th_task_report_error(host, co, ""); /* exit status EXIT_SCRIPT */
 }
 
 /* Sets the global `arg` like lua.c (arg[0] = script, arg[1..] = args) and pushes the args. */

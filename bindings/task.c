@@ -135,24 +135,24 @@ th_task *th_task_spawn(lua_State *L, int nargs, th_task_done_fn on_done, void *u
   return t;
 }
 
-/* Reports an error nobody awaits: message and traceback on stderr, exit status 1. */
-static void report_unawaited(th_host *host, lua_State *co, const char *prefix) {
+void th_task_report_error(th_host *host, lua_State *co, const char *prefix) {
   if (host->exit_code == 130 || host->interrupt_pending) return; /* Ctrl-C: errors expected */
-  lua_State *L = host->L;
+  lua_State *L = host->L; /* co's stack is left as it is: its error is the task's result */
+  int top = lua_gettop(L);
   const char *msg = lua_tostring(co, -1);
-  if (!msg) msg = luaL_typename(co, -1);
+  if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(co, -1));
   lua_pushstring(L, prefix);
   luaL_traceback(L, co, msg, 0);
   lua_concat(L, 2);
   th_host_report(lua_tostring(L, -1));
-  lua_pop(L, 1);
+  lua_settop(L, top);
   host->exit_code = 1;
 }
 
 void th_task_finished(th_host *host, lua_State *co, int ok, int nres) {
   th_task *t = th_task_of(host, co);
   if (!t) {
-    if (!ok) report_unawaited(host, co, "error in a coroutine the scheduler resumed: ");
+    if (!ok) th_task_report_error(host, co, "error in a coroutine the scheduler resumed: ");
     lua_settop(co, 0);
     return;
   }
@@ -167,7 +167,7 @@ void th_task_finished(th_host *host, lua_State *co, int ok, int nres) {
   lua_pop(L, 1);
 
   int awaited = t->joiners != NULL || t->on_done != NULL;
-  if (!ok && !awaited && t->state != T_CANCELLED) report_unawaited(host, co, "");
+  if (!ok && !awaited && t->state != T_CANCELLED) th_task_report_error(host, co, "");
   if (t->on_done) t->on_done(host, t, co, ok, nres, t->on_done_ud);
 
   /* Keep results (or the error) in the Task for joiners, now and later. */

@@ -24,6 +24,11 @@ th_task *th_task_spawn(lua_State *L, int nargs, th_task_done_fn on_done, void *u
  * the error "task cancelled". No-op for a finished task. */
 void th_task_cancel(th_host *host, th_task *t);
 
+/* Reports the error on top of co (a failed coroutine) with prefix and co's traceback on
+ * stderr and sets exit status 1; silent after Ctrl-C, whose "interrupted" errors are expected.
+ * co's stack is not changed. */
+void th_task_report_error(th_host *host, lua_State *co, const char *prefix);
+
 /* Called by the scheduler when a task's coroutine returned (ok) or raised (!ok). */
 void th_task_finished(th_host *host, lua_State *co, int ok, int nres);
 

@@ -25,6 +25,7 @@ printf 'local x = 1\nlocal y = 2\nerror("boom at three")\n' >"$work/err.lua"
 check "a runtime error exits 1 with file:line" 1 "" "err.lua:3: boom at three" -- "$T" "$work/err.lua"
 check "a runtime error prints a traceback" 1 "" "stack traceback:" -- "$T" "$work/err.lua"
 printf 'local x = 1\nlocal = 2\n' >"$work/syntax.lua"
+check "a non-string error object is named, exits 1" 1 "" "(error object is a table value)" -- "$T" -e 'error({})'
 check "a syntax error exits 1 with file:line" 1 "" "syntax.lua:2:" -- "$T" "$work/syntax.lua"
 check "a missing script exits 1 and says so" 1 "" "cannot open $work/nope.lua" -- "$T" "$work/nope.lua"
 check "an error inside a spawned task is reported and exits 1" 1 "" "task failed here" -- \
