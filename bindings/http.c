@@ -4,6 +4,7 @@
  * every request to its handler in a task of its own, so handlers may await anything. The
  * conversion between Lua tables and the core's structs happens here and only here. */
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
@@ -80,58 +81,35 @@ static void push_header_table(lua_State *L, const th_http_header *h, size_t n) {
   }
 }
 
-/* Why a header table (name -> string or list of strings) at idx is unusable, or NULL if fine.
- * Checked before read_header_table, which raises, where raising is not wanted. */
-static const char *header_table_problem(lua_State *L, int idx) {
-  const char *problem = NULL;
-  lua_pushnil(L);
-  while (!problem && lua_next(L, idx)) {
-    if (lua_type(L, -2) != LUA_TSTRING) problem = "header names must be strings";
-    else if (lua_istable(L, -1)) {
-      for (lua_Integer i = 1, n = luaL_len(L, -1); i <= n && !problem; i++) {
-        if (lua_geti(L, -1, i) != LUA_TSTRING) problem = "header values must be strings";
-        lua_pop(L, 1);
-      }
-    } else if (lua_type(L, -1) != LUA_TSTRING) problem = "header values must be strings";
-    lua_pop(L, 1);
-  }
-  if (problem) lua_pop(L, 1); /* the key lua_next left */
-  return problem;
-}
-
 /* Reads a header table (name -> string, or name -> list of strings) at idx into a malloc'd
- * array whose strings are borrowed from the table. */
-static th_http_header *read_header_table(lua_State *L, int idx, const char *fn, size_t *count) {
+ * array whose strings are borrowed from the table. On a bad table returns NULL with the reason
+ * in `problem` (and the stack as it was), so callers that must not raise can answer instead. */
+static th_http_header *read_header_table(lua_State *L, int idx, size_t *count, char *problem,
+                                         size_t psize) {
   size_t n = 0, cap = 8;
   th_http_header *h = malloc(cap * sizeof *h);
-  if (!h) luaL_error(L, "%s: out of memory", fn);
+  int top = lua_gettop(L);
+  if (!h) goto nomem;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     if (lua_type(L, -2) != LUA_TSTRING) {
-      free(h);
-      luaL_error(L, "%s: header names must be strings, got %s", fn, luaL_typename(L, -2));
+      snprintf(problem, psize, "header names must be strings, got %s", luaL_typename(L, -2));
+      goto fail;
     }
     int nvalues = lua_istable(L, -1) ? (int)luaL_len(L, -1) : 1;
     for (int i = 1; i <= nvalues; i++) {
       if (lua_istable(L, -1)) lua_geti(L, -1, i);
       else lua_pushvalue(L, -1);
-      if (!lua_isstring(L, -1)) {
-        free(h);
-        luaL_error(L, "%s: header '%s' must be a string, got %s", fn, lua_tostring(L, -3),
-                   luaL_typename(L, -1));
-      }
-      /* Numbers become strings in place in the table's copy on the stack; keep the table's
-       * own value a string so the pointer stays valid. */
-      if (lua_type(L, -1) == LUA_TNUMBER) {
-        free(h);
-        luaL_error(L, "%s: header '%s' must be a string (use tostring)", fn, lua_tostring(L, -3));
+      /* A number would be converted in place on this copy only: require real strings, so
+       * the pointer kept below stays owned by the table. */
+      if (lua_type(L, -1) != LUA_TSTRING) {
+        snprintf(problem, psize, "header '%s' must be a string, got %s%s", lua_tostring(L, -3),
+                 luaL_typename(L, -1), lua_type(L, -1) == LUA_TNUMBER ? " (use tostring)" : "");
+        goto fail;
       }
       if (n == cap) {
         th_http_header *g = realloc(h, (cap *= 2) * sizeof *h);
-        if (!g) {
-          free(h);
-          luaL_error(L, "%s: out of memory", fn);
-        }
+        if (!g) goto nomem;
         h = g;
       }
       h[n].name = (char *)lua_tostring(L, -3);
@@ -143,6 +121,12 @@ static th_http_header *read_header_table(lua_State *L, int idx, const char *fn, 
   }
   *count = n;
   return h;
+nomem:
+  snprintf(problem, psize, "out of memory");
+fail:
+  lua_settop(L, top);
+  free(h);
+  return NULL;
 }
 
 /* ---- http.request ---- */
@@ -206,9 +190,11 @@ static int l_request(lua_State *L) {
   o.timeout_ms = (long)(timeout * 1000.0 + 0.5);
   th_wait_check(L, fn);
   th_http_header *headers = NULL;
-  if (lua_getfield(L, 1, "headers") == LUA_TTABLE)
-    headers = read_header_table(L, 2, fn, &o.nheaders);
-  else if (!lua_isnil(L, 2))
+  char problem[160];
+  if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
+    if (!(headers = read_header_table(L, 2, &o.nheaders, problem, sizeof problem)))
+      return luaL_error(L, "%s: %s", fn, problem);
+  } else if (!lua_isnil(L, 2))
     return luaL_error(L, "%s: option 'headers' must be a table, got %s", fn, luaL_typename(L, 2));
   o.headers = headers;
 
@@ -318,14 +304,14 @@ static void respond_from_lua(lua_State *co, handler_ctx *ctx) {
   size_t nheaders = 0;
   int htab = lua_getfield(co, t, "headers");
   if (htab != LUA_TNIL) {
-    const char *bad = htab == LUA_TTABLE ? header_table_problem(co, lua_gettop(co)) : "headers must be a table";
-    if (bad) {
-      handler_log(ctx, bad);
+    char problem[160] = "handler's headers must be a table";
+    if (htab != LUA_TTABLE ||
+        !(headers = read_header_table(co, lua_gettop(co), &nheaders, problem, sizeof problem))) {
+      handler_log(ctx, problem);
       lua_settop(co, t);
       respond_text(req, 500, "internal server error: bad handler result\n");
       return;
     }
-    headers = read_header_table(co, lua_gettop(co), "http.serve", &nheaders);
   }
   size_t extra = has_json ? 1 : 0;
   th_http_header *all = malloc((nheaders + extra + 1) * sizeof *all);

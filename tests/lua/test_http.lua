@@ -139,6 +139,7 @@ t.test("a handler error becomes a 500 and the server keeps serving", function()
     if req.path == "/boom" then error("handler exploded") end
     if req.path == "/nil" then return nil end
     if req.path == "/badjson" then return { json = { f = print } } end
+    if req.path == "/badheader" then return { headers = { ["x-n"] = 1 }, body = "x" } end
     return "fine"
   end }
   t.eq(assert(http.request(base(srv) .. "/boom")).status, 500)
@@ -146,6 +147,7 @@ t.test("a handler error becomes a 500 and the server keeps serving", function()
   t.eq(r.status, 500)
   t.contains(r.body, "bad handler result")
   t.eq(assert(http.request(base(srv) .. "/badjson")).status, 500)
+  t.eq(assert(http.request(base(srv) .. "/badheader")).status, 500)
   t.eq(assert(http.request(base(srv) .. "/ok")).body, "fine")
 end)
 
@@ -189,6 +191,9 @@ t.test("misuse raises with the name of what was wrong", function()
   t.raises("unknown option 'methd'", http.request, { url = "http://x/", methd = "GET" })
   t.raises("option 'url' is required", http.request, {})
   t.raises("option 'body' must be a string", http.request, { url = "http://x/", body = {} })
+  t.raises("header 'x-n' must be a string, got number (use tostring)", http.request,
+    { url = "http://x/", headers = { ["x-n"] = 5 } })
+  t.raises("header names must be strings, got number", http.request, { url = "http://x/", headers = { "v" } })
   t.raises("give port= and/or unix_socket=", http.serve, { handler = print })
   t.raises("option 'handler' must be a function", http.serve, { port = 0 })
   t.raises("port must be an integer", http.serve, { port = 70000, handler = print })
