@@ -41,8 +41,7 @@ static int host_panic(lua_State *L) {
 }
 
 static void host_warn(void *ud, const char *msg, int tocont) {
-  th_host *host = ud;
-  (void)host;
+  (void)ud;
   (void)tocont;
   if (msg[0] == '@') return; /* "@on"/"@off": warnings are always shown */
   fprintf(stderr, "teehost: warning: %s\n", msg);

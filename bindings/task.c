@@ -302,8 +302,12 @@ static int task_sleep(lua_State *L) {
   return th_wait_yield(L, &s->w);
 }
 
-/* task.yield(): let every other ready coroutine run, then continue. */
-static int task_yield(lua_State *L) { return task_sleep((lua_settop(L, 0), lua_pushinteger(L, 0), L)); }
+/* task.yield(): let every other ready coroutine run, then continue (a 0 s sleep). */
+static int task_yield(lua_State *L) {
+  lua_settop(L, 0);
+  lua_pushinteger(L, 0);
+  return task_sleep(L);
+}
 
 static int task_spawn(lua_State *L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
