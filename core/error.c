@@ -30,6 +30,8 @@ const char *th_err_name(int code) {
       [TH_EADDRINUSE] = "EADDRINUSE",
       [TH_EPROTO] = "EPROTO",
       [TH_ETOOBIG] = "ETOOBIG",
+      [TH_EBADDATA] = "EBADDATA",
+      [TH_EVERIFY] = "EVERIFY",
   };
   if (code < 0 || code >= TH_ERR_CODE_COUNT) return "EUNKNOWN";
   return names[code];

@@ -22,6 +22,8 @@ enum th_err_code {
   TH_EADDRINUSE,   /* a listen address is taken */
   TH_EPROTO,       /* the peer spoke the protocol wrongly */
   TH_ETOOBIG,      /* a size limit was exceeded */
+  TH_EBADDATA,     /* untrusted bytes (quote, collateral, event log) are malformed */
+  TH_EVERIFY,      /* a signature, chain, policy or TCB check failed */
   TH_ERR_CODE_COUNT
 };
 
