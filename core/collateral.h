@@ -99,14 +99,6 @@ typedef struct th_qe_identity {
   size_t nlevels;
 } th_qe_identity;
 
-/* Filled and read only by core/verify: checks that passed for a given trust anchor, valid while
- * `now` stays inside [from, until]. */
-typedef struct th_collateral_memo {
-  uint8_t anchor_sha256[32];
-  int64_t from, until;
-  int valid;
-} th_collateral_memo;
-
 typedef struct th_collateral {
   int refcount;
   X509_CRL *root_ca_crl;
@@ -123,7 +115,10 @@ typedef struct th_collateral {
   uint8_t qe_identity_signature[64];
   th_tcb_info tcb_info;
   th_qe_identity qe_identity;
-  th_collateral_memo memo;
+  /* Owned by core/verify: its cache of checks already passed (opaque here). th_collateral_unref
+   * calls memo_free(memo) when both are set. */
+  void *memo;
+  void (*memo_free)(void *memo);
 } th_collateral;
 
 /* Parses the 2.1 JSON object. Errors (TH_EBADDATA) name the key: "collateral: missing
