@@ -8,6 +8,7 @@ void th_open_modules(lua_State *L) {
       {"task", luaopen_task},
       {"json", luaopen_json},
       {"http", luaopen_http},
+      {"attest", luaopen_attest},
       {NULL, NULL},
   };
   for (const luaL_Reg *m = modules; m->name; m++) {
