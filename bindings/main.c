@@ -139,11 +139,19 @@ static int cmd_version(void) {
 
 /* ---- running Lua ---- */
 
+/* The main chunk's end: an error exits 1; an integer it returns becomes the exit status (so a
+ * command script can `return 2` for a usage error), unless something already set one. */
 static void main_done(th_host *host, th_task *t, lua_State *co, int ok, int nres, void *ud) {
   (void)t;
-  (void)nres;
   (void)ud;
-  if (!ok) th_task_report_error(host, co, ""); /* exit status EXIT_SCRIPT */
+  if (!ok) {
+    th_task_report_error(host, co, ""); /* exit status EXIT_SCRIPT */
+    return;
+  }
+  if (nres >= 1 && lua_isinteger(co, -nres) && host->exit_code == 0) {
+    lua_Integer code = lua_tointeger(co, -nres);
+    host->exit_code = code >= 0 && code <= 255 ? (int)code : EXIT_SCRIPT;
+  }
 }
 
 /* Sets the global `arg` like lua.c (arg[0] = script, arg[1..] = args) and pushes the args. */
