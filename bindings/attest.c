@@ -77,6 +77,8 @@ static int state_gc(lua_State *L) {
   st->sim = NULL;
   X509_free(st->intel_root);
   st->intel_root = NULL;
+  th_x509_cache_free(st->certs);
+  st->certs = NULL;
   return 0;
 }
 
@@ -91,6 +93,7 @@ attest_state *attest_state_get(lua_State *L) {
   memset(st, 0, sizeof *st);
   st->host = th_host_of(L);
   st->res.close = state_resource_close;
+  st->certs = th_x509_cache_new(32); /* NULL (out of memory) only means no cache */
   if (luaL_newmetatable(L, "teehost.AttestState")) {
     lua_pushcfunction(L, state_gc);
     lua_setfield(L, -2, "__gc");
@@ -153,7 +156,7 @@ static th_collateral *collateral_from_text(attest_state *st, const char *json, s
   for (int i = 0; i < ATTEST_CACHE_SLOTS; i++)
     if (st->cache[i].col && memcmp(st->cache[i].sha, sha, 32) == 0)
       return th_collateral_ref(st->cache[i].col);
-  th_collateral *c = th_collateral_parse(json, len, err);
+  th_collateral *c = th_collateral_parse_cached(json, len, st->certs, err);
   if (!c) return NULL;
   int slot = st->cache_next;
   st->cache_next = (slot + 1) % ATTEST_CACHE_SLOTS;
@@ -331,6 +334,7 @@ static int l_verify(lua_State *L) {
   op->opts.now = lua_isnil(L, 3) ? (int64_t)time(NULL) : (int64_t)lua_tointeger(L, 3);
   op->opts.allow_debug = lua_toboolean(L, 4);
   op->opts.allow_service_td = lua_toboolean(L, 5);
+  op->opts.cache = st->certs;
   th_err err = {0};
   int simulator, given;
   size_t len;

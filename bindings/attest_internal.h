@@ -19,6 +19,7 @@
 #include "quote.h"
 #include "sim_pki.h"
 #include "verify.h"
+#include "x509_cache.h"
 
 #define COLLATERAL_MT "teehost.Collateral"
 #define ATTEST_CACHE_SLOTS 8
@@ -31,6 +32,7 @@ typedef struct attest_state {
   int tracked;
   th_host *host;
   X509 *intel_root;
+  th_x509_cache *certs; /* decoded certificates shared by every collateral and quote */
   th_sim_pki *sim;
   struct {
     char *url;

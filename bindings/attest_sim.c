@@ -39,7 +39,7 @@ th_collateral *attest_sim_collateral(lua_State *L, attest_state *st, int64_t now
   if (!pki) return NULL;
   size_t len;
   char *json = th_sim_pki_collateral_json(pki, day * DAY, 0, &len, err);
-  th_collateral *c = json ? th_collateral_parse(json, len, err) : NULL;
+  th_collateral *c = json ? th_collateral_parse_cached(json, len, st->certs, err) : NULL;
   free(json);
   if (!c) return NULL;
   th_collateral_unref(st->sim_collateral);

@@ -14,6 +14,7 @@
 #include "hex.h"
 #include "pck.h"
 #include "tcb_info.h"
+#include "x509_cache.h"
 
 /* ---- RFC 3339 ------------------------------------------------------------------------------- */
 
@@ -105,8 +106,9 @@ static char *copy_text(const char *s, size_t len, const char *what, th_err *err)
   return t;
 }
 
-static STACK_OF(X509) *chain(const char *pem, const char *what, th_err *err) {
-  return th_pem_chain_parse(pem, strlen(pem), what, err);
+static STACK_OF(X509) *chain(const th_collateral_parts *p, const char *pem, const char *what,
+                             th_err *err) {
+  return th_pem_chain_parse_cached(pem, strlen(pem), what, p->cache, err);
 }
 
 static const char *missing_part(const th_collateral_parts *p) {
@@ -123,7 +125,7 @@ static const char *missing_part(const th_collateral_parts *p) {
 
 static int fill(th_collateral *c, const th_collateral_parts *p, th_err *err) {
   if (p->pck_crl_issuer_chain && !(c->pck_crl_issuer_chain = chain(
-                                       p->pck_crl_issuer_chain,
+                                       p, p->pck_crl_issuer_chain,
                                        "collateral: pck_crl_issuer_chain", err)))
     return -1;
   if (!(c->root_ca_crl = th_crl_from_der(p->root_ca_crl_der, p->root_ca_crl_len,
@@ -131,13 +133,13 @@ static int fill(th_collateral *c, const th_collateral_parts *p, th_err *err) {
       !(c->pck_crl = th_crl_from_der(p->pck_crl_der, p->pck_crl_len, "collateral: pck_crl", err)))
     return -1;
   if (!(c->tcb_info_issuer_chain =
-            chain(p->tcb_info_issuer_chain, "collateral: tcb_info_issuer_chain", err)) ||
+            chain(p, p->tcb_info_issuer_chain, "collateral: tcb_info_issuer_chain", err)) ||
       !(c->qe_identity_issuer_chain =
-            chain(p->qe_identity_issuer_chain, "collateral: qe_identity_issuer_chain", err)))
+            chain(p, p->qe_identity_issuer_chain, "collateral: qe_identity_issuer_chain", err)))
     return -1;
   if (p->pck_certificate_chain &&
       !(c->pck_certificate_chain =
-            chain(p->pck_certificate_chain, "collateral: pck_certificate_chain", err)))
+            chain(p, p->pck_certificate_chain, "collateral: pck_certificate_chain", err)))
     return -1;
   if (!(c->tcb_info_json = copy_text(p->tcb_info_json, p->tcb_info_len, "tcb_info", err)) ||
       !(c->qe_identity_json =
@@ -256,10 +258,16 @@ static cJSON *parse_object(const char *json, size_t len, th_err *err) {
 }
 
 th_collateral *th_collateral_parse(const char *json, size_t len, th_err *err) {
+  return th_collateral_parse_cached(json, len, NULL, err);
+}
+
+th_collateral *th_collateral_parse_cached(const char *json, size_t len, th_x509_cache *cache,
+                                          th_err *err) {
   cJSON *root = parse_object(json, len, err);
   if (!root) return NULL;
   raw_parts r = {0};
   th_collateral *c = NULL;
+  r.parts.cache = cache;
   if (decode_parts(root, &r, err) == 0) c = th_collateral_from_parts(&r.parts, err);
   free(r.root_crl);
   free(r.pck_crl);

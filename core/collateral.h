@@ -125,6 +125,11 @@ typedef struct th_collateral {
  * \"tcb_info\"", "collateral: root_ca_crl: bad hex digit 'x' at 17", "collateral: tcb_info: bad
  * tcbStatus \"Fine\" in tcbLevels[2]", "collateral: tcb_info: issueDate is not an RFC 3339 time". */
 th_collateral *th_collateral_parse(const char *json, size_t len, th_err *err);
+/* The same with a certificate cache (core/x509_cache.h), for callers that parse many collaterals
+ * of the same issuers. */
+struct th_x509_cache;
+th_collateral *th_collateral_parse_cached(const char *json, size_t len,
+                                          struct th_x509_cache *cache, th_err *err);
 
 /* Builds a collateral from the pieces a PCCS returns (2.5); the texts are copied. */
 typedef struct th_collateral_parts {
@@ -142,6 +147,7 @@ typedef struct th_collateral_parts {
   size_t qe_identity_len;
   const uint8_t *qe_identity_signature;
   const char *pck_certificate_chain; /* may be NULL */
+  struct th_x509_cache *cache;       /* optional: certificates already decoded (x509_cache.h) */
 } th_collateral_parts;
 th_collateral *th_collateral_from_parts(const th_collateral_parts *parts, th_err *err);
 

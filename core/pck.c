@@ -13,7 +13,10 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <string.h>
+
+#include "x509_cache.h"
 
 /* ---- PEM chains and DER objects ------------------------------------------------------------ */
 
@@ -28,8 +31,24 @@ static size_t skip_space(const char *p, size_t i, size_t n) {
 /* Strict: the text is certificate blocks separated by white space and nothing else, and every
  * block must decode. OpenSSL's reader alone would skip a block whose BEGIN line is damaged, which
  * would let a changed byte in the chain go unnoticed. */
+/* One BEGIN..END block: from the cache, or decoded (and cached). */
+static X509 *read_block(const char *block, size_t len, th_x509_cache *cache) {
+  uint8_t key[32];
+  if (cache) {
+    SHA256((const uint8_t *)block, len, key);
+    X509 *hit = th_x509_cache_get(cache, key);
+    if (hit) return hit;
+  }
+  BIO *bio = BIO_new_mem_buf(block, (int)len);
+  X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+  BIO_free(bio);
+  ERR_clear_error();
+  if (x && cache) th_x509_cache_put(cache, key, x);
+  return x;
+}
+
 static int read_chain(const char *pem, size_t n, STACK_OF(X509) *chain, const char *what,
-                      th_err *err) {
+                      th_x509_cache *cache, th_err *err) {
   size_t i = skip_space(pem, 0, n);
   while (i < n) {
     int idx = sk_X509_num(chain) + 1;
@@ -45,10 +64,7 @@ static int read_chain(const char *pem, size_t n, STACK_OF(X509) *chain, const ch
       return th_err_set(err, TH_EBADDATA, "%s: certificate %d of the PEM chain is malformed", what,
                         idx);
     size_t stop = (size_t)(end - pem) + elen;
-    BIO *bio = BIO_new_mem_buf(pem + i, (int)(stop - i));
-    X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-    BIO_free(bio);
-    ERR_clear_error();
+    X509 *x = read_block(pem + i, stop - i, cache);
     if (!x)
       return th_err_set(err, TH_EBADDATA, "%s: certificate %d of the PEM chain is malformed", what,
                         idx);
@@ -64,6 +80,11 @@ static int read_chain(const char *pem, size_t n, STACK_OF(X509) *chain, const ch
 }
 
 STACK_OF(X509) *th_pem_chain_parse(const char *pem, size_t len, const char *what, th_err *err) {
+  return th_pem_chain_parse_cached(pem, len, what, NULL, err);
+}
+
+STACK_OF(X509) *th_pem_chain_parse_cached(const char *pem, size_t len, const char *what,
+                                          th_x509_cache *cache, th_err *err) {
   /* A PEM chain is text: the quote's trailing NUL (and anything after it) is not part of it. */
   const char *nul = pem ? memchr(pem, '\0', len) : NULL;
   size_t n = pem ? (nul ? (size_t)(nul - pem) : len) : 0;
@@ -77,7 +98,7 @@ STACK_OF(X509) *th_pem_chain_parse(const char *pem, size_t len, const char *what
   if (!chain)
     th_err_set(err, TH_ENOMEM, "%s: out of memory", what);
   else
-    rc = read_chain(pem, n, chain, what, err);
+    rc = read_chain(pem, n, chain, what, cache, err);
   if (rc != 0) {
     sk_X509_pop_free(chain, X509_free);
     return NULL;

@@ -19,6 +19,12 @@
  * "<what>: no certificate in the PEM chain" / "<what>: certificate 2 of the PEM chain is malformed". */
 STACK_OF(X509) *th_pem_chain_parse(const char *pem, size_t len, const char *what, th_err *err);
 
+/* The same, decoding each certificate block at most once across calls: blocks already in `cache`
+ * (core/x509_cache.h; NULL = no cache) are shared, new ones are added. */
+struct th_x509_cache;
+STACK_OF(X509) *th_pem_chain_parse_cached(const char *pem, size_t len, const char *what,
+                                          struct th_x509_cache *cache, th_err *err);
+
 /* One certificate from DER (NULL + TH_EBADDATA on failure). */
 X509 *th_x509_from_der(const uint8_t *der, size_t len, const char *what, th_err *err);
 X509_CRL *th_crl_from_der(const uint8_t *der, size_t len, const char *what, th_err *err);

@@ -17,6 +17,7 @@
 
 #include "ecdsa.h"
 #include "tcb_policy.h"
+#include "x509_cache.h"
 #include "x509_chain.h"
 
 static const char *const check_names[TH_CHECK_COUNT] = {
@@ -138,6 +139,19 @@ static int check_window(vctx *v, int check, int64_t issue, int64_t next) {
   return 0;
 }
 
+/* SHA-256("signed text" ‖ SHA-256(signer DER) ‖ SHA-256(text) ‖ signature). */
+static int signed_text_key(X509 *signer, const char *text, size_t len, const uint8_t sig[64],
+                           uint8_t key[32]) {
+  uint8_t buf[11 + 32 + 32 + 64];
+  unsigned int n = 0;
+  memcpy(buf, "signed text", 11);
+  if (X509_digest(signer, EVP_sha256(), buf + 11, &n) != 1 || n != 32) return -1;
+  SHA256((const uint8_t *)text, len, buf + 43);
+  memcpy(buf + 75, sig, 64);
+  SHA256(buf, sizeof buf, key);
+  return 0;
+}
+
 /* Chain to the anchor and signature over the exact signed text; narrows the memo window. */
 static int check_signed_json(vctx *v, int check, STACK_OF(X509) *chain, const char *text,
                              size_t len, const uint8_t sig[64], int64_t *from, int64_t *until) {
@@ -145,15 +159,22 @@ static int check_signed_json(vctx *v, int check, STACK_OF(X509) *chain, const ch
   int64_t f, u;
   if (!chain || sk_X509_num(chain) < 1)
     return fail(v, check, TH_EVERIFY, "the issuer chain is empty");
-  if (th_x509_verify_chain(chain, v->anchor, v->col->root_ca_crl, v->col->pck_crl, v->opts->now,
-                           &f, &u, &why) != 0)
+  if (th_x509_verify_chain_cached(chain, v->anchor, v->col->root_ca_crl, v->col->pck_crl,
+                                  v->opts->now, v->opts->cache, &f, &u, &why) != 0)
     return fail(v, check, why.code, "issuer chain: %s", why.message);
   if (f > *from) *from = f;
   if (u < *until) *until = u;
-  EVP_PKEY *key = X509_get0_pubkey(sk_X509_value(chain, 0));
+  /* the signature result depends only on the signer and the bytes: remember it by their hash */
+  X509 *signer = sk_X509_value(chain, 0);
+  uint8_t cache_key[32];
+  if (signed_text_key(signer, text, len, sig, cache_key) == 0 &&
+      th_x509_cache_result_ok(v->opts->cache, cache_key, v->opts->now, NULL, NULL))
+    return 0;
+  EVP_PKEY *key = X509_get0_pubkey(signer);
   int ok = key ? th_ecdsa_verify_raw(key, (const uint8_t *)text, len, sig, &why) : 0;
   if (ok < 0) return fail_with(v, check, &why);
   if (!ok) return fail(v, check, TH_EVERIFY, "signature is invalid");
+  th_x509_cache_result_put(v->opts->cache, cache_key, INT64_MIN, INT64_MAX);
   return 0;
 }
 
@@ -212,15 +233,15 @@ static int check_pck_chain(vctx *v) {
       v->r->pck = m->pck;
       return 0;
     }
-    parsed = chain = th_pem_chain_parse((const char *)q->bytes + q->cert_offset, q->cert_len,
-                                        "PCK chain in the quote", &why);
+    parsed = chain = th_pem_chain_parse_cached((const char *)q->bytes + q->cert_offset, q->cert_len,
+                                               "PCK chain in the quote", v->opts->cache, &why);
     if (!chain) return fail_with(v, TH_CHECK_PCK_CHAIN, &why);
   }
   int64_t from, until;
   th_pck_ext ext;
   int rc = -1;
-  if (th_x509_verify_chain(chain, v->anchor, v->col->root_ca_crl, v->col->pck_crl, now, &from,
-                           &until, &why) != 0 ||
+  if (th_x509_verify_chain_cached(chain, v->anchor, v->col->root_ca_crl, v->col->pck_crl, now,
+                                  v->opts->cache, &from, &until, &why) != 0 ||
       th_pck_ext_parse(sk_X509_value(chain, 0), &ext, &why) != 0) {
     fail_with(v, TH_CHECK_PCK_CHAIN, &why);
     goto done;

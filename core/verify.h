@@ -50,6 +50,7 @@ typedef struct th_verify_opts {
   int64_t now;     /* unix seconds */
   int allow_debug; /* accept a debug TD / debug enclave (the QE's debug bit is always fatal) */
   int allow_service_td; /* accept a non-zero MRSERVICETD (TD 1.5) */
+  struct th_x509_cache *cache; /* optional: decoded certificates to reuse (core/x509_cache.h) */
 } th_verify_opts;
 
 typedef struct th_verify_result {

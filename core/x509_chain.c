@@ -1,7 +1,10 @@
 /* core/x509_chain.c — see x509_chain.h. */
 #include "x509_chain.h"
 
+#include "x509_cache.h"
+
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
@@ -171,5 +174,40 @@ int th_x509_check_anchor_crl(X509 *anchor, X509_CRL *crl_a, X509_CRL *crl_b, int
   X509_REVOKED *rev = NULL;
   if (X509_CRL_get0_by_serial(crl, &rev, X509_get_serialNumber(anchor)) == 1)
     return th_err_set(err, TH_EVERIFY, "the trust anchor %s is revoked by its own CRL", who);
+  return 0;
+}
+
+/* SHA-256 over the SHA-256s of the anchor, the chain's certificates and the CRLs. */
+static int chain_key(STACK_OF(X509) *chain, X509 *anchor, X509_CRL *crl_a, X509_CRL *crl_b,
+                     uint8_t key[32]) {
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  uint8_t d[EVP_MAX_MD_SIZE];
+  unsigned int n;
+  int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+  ok = ok && X509_digest(anchor, EVP_sha256(), d, &n) == 1 && EVP_DigestUpdate(md, d, n) == 1;
+  for (int i = 0; ok && i < sk_X509_num(chain); i++)
+    ok = X509_digest(sk_X509_value(chain, i), EVP_sha256(), d, &n) == 1 &&
+         EVP_DigestUpdate(md, d, n) == 1;
+  X509_CRL *crls[2] = {crl_a, crl_b};
+  for (int i = 0; ok && i < 2; i++)
+    ok = !crls[i] || (X509_CRL_digest(crls[i], EVP_sha256(), d, &n) == 1 &&
+                      EVP_DigestUpdate(md, d, n) == 1);
+  ok = ok && EVP_DigestFinal_ex(md, key, NULL) == 1;
+  EVP_MD_CTX_free(md);
+  return ok ? 0 : -1;
+}
+
+int th_x509_verify_chain_cached(STACK_OF(X509) *chain, X509 *anchor, X509_CRL *crl_a,
+                                X509_CRL *crl_b, int64_t now, th_x509_cache *cache,
+                                int64_t *from, int64_t *until, th_err *err) {
+  uint8_t key[32];
+  int keyed = cache && chain && sk_X509_num(chain) > 0 &&
+              chain_key(chain, anchor, crl_a, crl_b, key) == 0;
+  if (keyed && th_x509_cache_result_ok(cache, key, now, from, until)) return 0;
+  int64_t f, u;
+  if (th_x509_verify_chain(chain, anchor, crl_a, crl_b, now, &f, &u, err) != 0) return -1;
+  if (keyed) th_x509_cache_result_put(cache, key, f, u);
+  if (from) *from = f;
+  if (until) *until = u;
   return 0;
 }

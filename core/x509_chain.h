@@ -23,6 +23,14 @@
 int th_x509_verify_chain(STACK_OF(X509) *chain, X509 *anchor, X509_CRL *crl_a, X509_CRL *crl_b,
                          int64_t now, int64_t *from, int64_t *until, th_err *err);
 
+/* The same, remembering a success in `cache` (core/x509_cache.h; NULL = none) under a key over
+ * the DER of the anchor, every certificate and both CRLs; a later call with the same bytes and
+ * `now` inside the remembered window succeeds without verifying again. */
+struct th_x509_cache;
+int th_x509_verify_chain_cached(STACK_OF(X509) *chain, X509 *anchor, X509_CRL *crl_a,
+                                X509_CRL *crl_b, int64_t now, struct th_x509_cache *cache,
+                                int64_t *from, int64_t *until, th_err *err);
+
 /* Spec 3.1: one of the CRLs must be issued by the anchor (same subject DER), verify under its key,
  * be current (thisUpdate <= now < nextUpdate) and not list the anchor's serial. */
 int th_x509_check_anchor_crl(X509 *anchor, X509_CRL *crl_a, X509_CRL *crl_b, int64_t now,

@@ -16,6 +16,7 @@
 #include "hex.h"
 #include "quote.h"
 #include "verify.h"
+#include "x509_cache.h"
 
 static char *slurp(const char *rel, size_t *len) {
   char path[1024];
@@ -400,6 +401,50 @@ static void memo_gives_same_answers(void **state) {
   free(b);
 }
 
+/* The cross-collateral cache (decoded certificates, verified chains and signatures) must never
+ * change an answer: not for another time, not for changed bytes, not for another anchor. */
+static void cache_gives_same_answers(void **state) {
+  (void)state;
+  size_t n, jn;
+  uint8_t *b = load_quote("dcap/tdx_quote", &n);
+  char *json = slurp("dcap/tdx_quote_collateral.json", &jn);
+  th_x509_cache *cache = th_x509_cache_new(16);
+  th_verify_opts opts = {.now = 1752000000, .cache = cache};
+  th_quote q;
+  th_err err = {0};
+  th_verify_result r;
+  assert_int_equal(th_quote_parse(&q, b, n, &err), 0);
+  for (int i = 0; i < 3; i++) { /* a fresh collateral each time: only the cache carries over */
+    th_collateral *c = th_collateral_parse_cached(json, jn, cache, &err);
+    assert_non_null(c);
+    opts.now = 1752000000;
+    assert_int_equal(th_verify_quote(&q, c, &opts, &r, &err), 0);
+    th_verify_result_clear(&r);
+    opts.now = 1752919235; /* PCK CRL expired: the remembered chain result must not apply */
+    assert_int_equal(th_verify_quote(&q, c, &opts, &r, &err), -1);
+    assert_non_null(strstr(err.message, "CRL has expired"));
+    c->tcb_info_json[10] ^= 1; /* changed signed bytes: the remembered signature must not apply */
+    if (c->memo_free) c->memo_free(c->memo);
+    c->memo = NULL;
+    opts.now = 1752000000;
+    assert_int_equal(th_verify_quote(&q, c, &opts, &r, &err), -1);
+    assert_int_equal(r.failed_check, TH_CHECK_TCB_INFO);
+    th_collateral_unref(c);
+  }
+  /* another anchor: the PCK CA as root must fail although Intel's chains are remembered */
+  th_collateral *c = th_collateral_parse_cached(json, jn, cache, &err);
+  STACK_OF(X509) *chain =
+      th_pem_chain_parse((const char *)b + q.cert_offset, q.cert_len, "chain", &err);
+  opts.root = sk_X509_value(chain, 1);
+  assert_int_equal(th_verify_quote(&q, c, &opts, &r, &err), -1);
+  assert_non_null(strstr(err.message, "untrusted root"));
+  sk_X509_pop_free(chain, X509_free);
+  th_collateral_unref(c);
+  th_x509_cache_free(cache);
+  free(json);
+  free(b);
+}
+
 static void built_in_root_is_intels(void **state) {
   (void)state;
   size_t n;
@@ -420,6 +465,7 @@ int main(void) {
       cmocka_unit_test(wrong_collateral_and_wrong_root_are_rejected),
       cmocka_unit_test(mutations_fail_the_named_check),
       cmocka_unit_test(memo_gives_same_answers),
+      cmocka_unit_test(cache_gives_same_answers),
       cmocka_unit_test(every_byte_flip_fails_the_right_check),
       cmocka_unit_test(collateral_byte_flips_fail),
   };
