@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "eventlog.h"
+#include "vectors.h"
 
 /* quote-report.json: its "event_log" text and the RTMRs of its "quote". */
 static char *vector_log;
@@ -27,36 +28,10 @@ static const char *const readme_rtmr[4] = {
     "0f787c3877f3e95095d5a4d13dd0fe0233803b30120d8469866719dc28f519ce021fe1e53459121e7a5a4443147185a8",
 };
 
-/* Decodes exactly n bytes of hex; the test's own helper, independent of the code under test. */
-static void unhex(const char *hex, uint8_t *out, size_t n) {
-  assert_int_equal(strlen(hex), 2 * n);
-  for (size_t i = 0; i < n; i++) {
-    unsigned v;
-    assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-    out[i] = (uint8_t)v;
-  }
-}
-
-static char *read_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)n + 1);
-  assert_non_null(buf);
-  assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-  buf[n] = '\0';
-  fclose(f);
-  return buf;
-}
-
 static int load_vector(void **state) {
   (void)state;
-  const char *src = getenv("TEEHOST_SOURCE");
-  char path[4096];
-  snprintf(path, sizeof path, "%s/tests/vectors/dstack/quote-report.json", src ? src : ".");
-  char *text = read_file(path);
+  size_t len;
+  char *text = vector_read("dstack/quote-report.json", &len);
   cJSON *doc = cJSON_Parse(text);
   free(text);
   if (!doc) return -1;
@@ -70,7 +45,7 @@ static int load_vector(void **state) {
     char hex[97];
     memcpy(hex, quote->valuestring + 2 * (376 + 48 * i), 96);
     hex[96] = '\0';
-    unhex(hex, vector_rtmr[i], 48);
+    vector_unhex(hex, vector_rtmr[i], 48);
   }
   cJSON_Delete(doc);
   return vector_log ? 0 : -1;
@@ -121,6 +96,14 @@ static int parse_tree(cJSON *tree, th_eventlog *log, th_err *err) {
   return rc;
 }
 
+/* parse_tree, which must succeed, then a check against the quote's RTMRs, which must fail with
+ * TH_EVERIFY (the message is left in err). */
+static void parse_tree_fails_the_check(cJSON *tree, th_eventlog *log, th_err *err) {
+  assert_int_equal(parse_tree(tree, log, err), 0);
+  assert_int_equal(th_eventlog_check(log, (const uint8_t(*)[48])vector_rtmr, err), -1);
+  assert_int_equal(err->code, TH_EVERIFY);
+}
+
 static void readme_rtmr_hex(int i, char out[16]) {
   snprintf(out, 16, "%.4s\xe2\x80\xa6%.4s", readme_rtmr[i], readme_rtmr[i] + 92);
 }
@@ -129,7 +112,7 @@ static void the_vector_quote_has_the_readme_rtmrs(void **state) {
   (void)state;
   for (int i = 0; i < 4; i++) {
     uint8_t want[48];
-    unhex(readme_rtmr[i], want, 48);
+    vector_unhex(readme_rtmr[i], want, 48);
     assert_memory_equal(vector_rtmr[i], want, 48);
   }
 }
@@ -181,7 +164,7 @@ static void recomputed_runtime_digests_equal_the_stored_ones(void **state) {
     runtime++;
     uint8_t stored[48], again[48];
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(tree, (int)i), "digest");
-    unhex(d->valuestring, stored, 48);
+    vector_unhex(d->valuestring, stored, 48);
     th_eventlog_runtime_digest(ev->event_type, ev->event, ev->payload, ev->payload_len, again);
     assert_memory_equal(again, stored, 48);
     assert_memory_equal(ev->digest, stored, 48);
@@ -227,9 +210,7 @@ static void a_forged_runtime_payload_without_digest_fails_the_check(void **state
   set_string(tree, 22, "event_payload", "00");
   th_eventlog log;
   th_err err = {0};
-  assert_int_equal(parse_tree(tree, &log, &err), 0);
-  assert_int_equal(th_eventlog_check(&log, (const uint8_t(*)[48])vector_rtmr, &err), -1);
-  assert_int_equal(err.code, TH_EVERIFY);
+  parse_tree_fails_the_check(tree, &log, &err);
   char got[16], want[16], message[256];
   uint8_t rtmr[4][48];
   th_eventlog_replay(&log, rtmr);
@@ -250,9 +231,7 @@ static void a_changed_boot_digest_fails_the_check_naming_the_rtmr(void **state) 
   set_string(tree, 16, "digest", "00");
   th_eventlog log;
   th_err err = {0};
-  assert_int_equal(parse_tree(tree, &log, &err), 0);
-  assert_int_equal(th_eventlog_check(&log, (const uint8_t(*)[48])vector_rtmr, &err), -1);
-  assert_int_equal(err.code, TH_EVERIFY);
+  parse_tree_fails_the_check(tree, &log, &err);
   const char *prefix = "event log: RTMR2 replays to ";
   char suffix[64], want[16];
   readme_rtmr_hex(2, want);
@@ -344,9 +323,9 @@ static void runtime_digests_match_the_attestation_vectors(void **state) {
       memcpy(payload, rows[r].payload + 5, len);
     } else {
       len = strlen(rows[r].payload) / 2;
-      unhex(rows[r].payload, payload, len);
+      vector_unhex(rows[r].payload, payload, len);
     }
-    unhex(rows[r].digest, want, 48);
+    vector_unhex(rows[r].digest, want, 48);
     th_eventlog_runtime_digest(TH_EVENT_RUNTIME, rows[r].event, len ? payload : NULL, len, got);
     assert_memory_equal(got, want, 48);
   }

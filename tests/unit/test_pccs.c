@@ -29,6 +29,7 @@
 
 #include "http_server.h"
 #include "pccs.h"
+#include "vectors.h"
 
 #define RUN_TIMEOUT_NS ((uint64_t)30 * 1000 * 1000 * 1000)
 #define MAX_HELD 16
@@ -47,24 +48,6 @@ typedef struct served {
   char *tcb_info, *qe_identity; /* the file's texts, to compare with */
 } served;
 
-static char *read_file(const char *name, size_t *len) {
-  const char *src = getenv("TEEHOST_SOURCE");
-  char path[1024];
-  snprintf(path, sizeof path, "%s/tests/vectors/dcap/%s", src ? src : ".", name);
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("cannot open %s (set TEEHOST_SOURCE)", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)n + 1);
-  assert_non_null(buf);
-  assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
-  buf[n] = 0;
-  *len = (size_t)n;
-  return buf;
-}
-
 static char *url_encode(const char *s) {
   char *out = malloc(3 * strlen(s) + 1), *o = out;
   assert_non_null(out);
@@ -78,18 +61,6 @@ static char *url_encode(const char *s) {
   }
   *o = '\0';
   return out;
-}
-
-static uint8_t *unhex(const char *hex, size_t *len) {
-  *len = strlen(hex) / 2;
-  uint8_t *b = malloc(*len);
-  assert_non_null(b);
-  for (size_t i = 0; i < *len; i++) {
-    unsigned v;
-    assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-    b[i] = (uint8_t)v;
-  }
-  return b;
 }
 
 static const char *str(const cJSON *o, const char *key) {
@@ -108,15 +79,15 @@ static char *body_of(const char *member, const char *text, const char *sig) {
 
 static void served_load(served *s, const char *name) {
   size_t n;
-  char *text = read_file(name, &n);
+  char *text = vector_read(name, &n);
   cJSON *o = cJSON_Parse(text);
   assert_non_null(o);
   s->pck_crl_chain = url_encode(str(o, "pck_crl_issuer_chain"));
   s->tcb_chain = url_encode(str(o, "tcb_info_issuer_chain"));
   s->qe_chain = url_encode(str(o, "qe_identity_issuer_chain"));
-  s->pck_crl_der = unhex(str(o, "pck_crl"), &s->pck_crl_len);
+  s->pck_crl_der = vector_unhex_alloc(str(o, "pck_crl"), &s->pck_crl_len);
   s->root_crl_hex = strdup(str(o, "root_ca_crl"));
-  s->root_crl_der = unhex(s->root_crl_hex, &s->root_crl_len);
+  s->root_crl_der = vector_unhex_alloc(s->root_crl_hex, &s->root_crl_len);
   s->tcb_info = strdup(str(o, "tcb_info"));
   s->qe_identity = strdup(str(o, "qe_identity"));
   s->tcb_body = body_of("tcbInfo", s->tcb_info, str(o, "tcb_info_signature"));
@@ -138,6 +109,19 @@ static void served_free(served *s) {
   free(s->qe_identity);
 }
 
+/* A vector quote and core/quote's reading of it (q points into bytes). */
+typedef struct loaded_quote {
+  uint8_t *bytes;
+  th_quote q;
+} loaded_quote;
+
+static void quote_load(loaded_quote *lq, const char *name) {
+  size_t n;
+  lq->bytes = vector_quote(name, &n);
+  th_err err = {0};
+  if (th_quote_parse(&lq->q, lq->bytes, n, &err) != 0) fail_msg("%s: %s", name, err.message);
+}
+
 /* ---- the fixture -------------------------------------------------------------------------- */
 
 enum { ROUTE_PCK_CRL, ROUTE_TCB, ROUTE_QE, ROUTE_ROOT_CRL, ROUTE_CDP, ROUTE_OTHER, NROUTES };
@@ -149,6 +133,7 @@ typedef struct fixture {
   th_http_server *server;
   th_pccs *pccs;
   served s;
+  loaded_quote quote;           /* the quote whose collateral the tests fetch */
   const char *tee, *fmspc, *ca; /* what the requests must ask for */
   int hits[NROUTES];
   int fail_route;     /* answer 404 on this route; -1 = none */
@@ -261,8 +246,8 @@ static int total_hits(const fixture *f) {
 
 static void tick(uv_timer_t *t) { (void)t; }
 
-static int setup_with(void **state, const char *collateral, const char *tee, const char *fmspc,
-                      const char *ca) {
+static int setup_with(void **state, const char *collateral, const char *quote, const char *tee,
+                      const char *fmspc, const char *ca) {
   fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
   th_err err = {0};
@@ -270,6 +255,7 @@ static int setup_with(void **state, const char *collateral, const char *tee, con
   assert_int_equal(uv_timer_init(&f->loop, &f->ticker), 0);
   assert_int_equal(uv_timer_start(&f->ticker, tick, 10, 10), 0);
   served_load(&f->s, collateral);
+  quote_load(&f->quote, quote);
   f->tee = tee, f->fmspc = fmspc, f->ca = ca;
   f->fail_route = -1;
   th_http_server_opts o = {.port = 0};
@@ -286,11 +272,13 @@ static int setup_with(void **state, const char *collateral, const char *tee, con
 }
 
 static int setup_tdx(void **state) {
-  return setup_with(state, "tdx_quote_collateral.json", "tdx", "B0C06F000000", "platform");
+  return setup_with(state, "dcap/tdx_quote_collateral.json", "dcap/tdx_quote", "tdx",
+                    "B0C06F000000", "platform");
 }
 
 static int setup_sgx(void **state) {
-  return setup_with(state, "sgx_quote_collateral.json", "sgx", "00A067110000", "processor");
+  return setup_with(state, "dcap/sgx_quote_collateral.json", "dcap/sgx_quote", "sgx",
+                    "00A067110000", "processor");
 }
 
 static void closed_noop(uv_handle_t *h) { (void)h; }
@@ -306,6 +294,7 @@ static int teardown(void **state) {
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(uv_loop_close(&f->loop), 0); /* every handle closed */
   served_free(&f->s);
+  free(f->quote.bytes);
   free(f->qe_chain_override);
   free(f);
   if (failed) fail_msg("check failed at %s", failed);
@@ -332,22 +321,31 @@ static void on_done(void *ud, th_collateral *col, const th_err *err) {
   }
 }
 
-typedef struct loaded_quote {
-  uint8_t *bytes;
-  th_quote q;
-} loaded_quote;
-
-static void quote_load(loaded_quote *lq, const char *name) {
-  size_t n;
-  lq->bytes = (uint8_t *)read_file(name, &n);
+/* Asks the PCCS for the collateral of the fixture's quote. */
+static void fetch(fixture *f, int64_t now, result *r) {
   th_err err = {0};
-  if (th_quote_parse(&lq->q, lq->bytes, n, &err) != 0) fail_msg("%s: %s", name, err.message);
+  if (th_pccs_fetch(f->pccs, &f->quote.q, now, on_done, r, &err) != 0)
+    fail_msg("fetch: %s", err.message);
+  assert_int_equal(r->called, 0); /* never from inside th_pccs_fetch */
 }
 
-static void fetch(fixture *f, const th_quote *q, int64_t now, result *r) {
-  th_err err = {0};
-  if (th_pccs_fetch(f->pccs, q, now, on_done, r, &err) != 0) fail_msg("fetch: %s", err.message);
-  assert_int_equal(r->called, 0); /* never from inside th_pccs_fetch */
+/* fetch, then runs the loop until the callback came. */
+static void fetch_wait(fixture *f, int64_t now, result *r) {
+  fetch(f, now, r);
+  RUN_UNTIL(f, r->called);
+}
+
+/* fetch_wait at NOW_TDX; the fetch must succeed (r->col holds the reference). */
+static void fetch_ok(fixture *f, result *r) {
+  fetch_wait(f, NOW_TDX, r);
+  if (!r->col) fail_msg("%s", r->err.message);
+}
+
+/* fetch_wait at NOW_TDX; the fetch must fail with `code` (the message is in r->err). */
+static void fetch_fails(fixture *f, result *r, int code) {
+  fetch_wait(f, NOW_TDX, r);
+  assert_null(r->col);
+  assert_int_equal(r->err.code, code);
 }
 
 static void assert_same_crl(X509_CRL *crl, const uint8_t *der, size_t len) {
@@ -372,12 +370,12 @@ static void assert_matches_file(fixture *f, const th_collateral *c) {
 /* The signatures as the file has them (hex in the JSON). */
 static void assert_signatures_match(const th_collateral *c, const char *collateral) {
   size_t n;
-  char *text = read_file(collateral, &n);
+  char *text = vector_read(collateral, &n);
   cJSON *o = cJSON_Parse(text);
   size_t len;
-  uint8_t *tcb = unhex(str(o, "tcb_info_signature"), &len), *qe;
+  uint8_t *tcb = vector_unhex_alloc(str(o, "tcb_info_signature"), &len), *qe;
   assert_memory_equal(c->tcb_info_signature, tcb, 64);
-  qe = unhex(str(o, "qe_identity_signature"), &len);
+  qe = vector_unhex_alloc(str(o, "qe_identity_signature"), &len);
   assert_memory_equal(c->qe_identity_signature, qe, 64);
   free(tcb);
   free(qe);
@@ -387,52 +385,37 @@ static void assert_signatures_match(const th_collateral *c, const char *collater
 
 static void test_fetch_equals_the_file(void **state) {
   fixture *f = *state;
-  loaded_quote lq;
-  quote_load(&lq, "tdx_quote");
   result r = {0};
-  fetch(f, &lq.q, NOW_TDX, &r);
-  RUN_UNTIL(f, r.called);
-  if (!r.col) fail_msg("%s", r.err.message);
+  fetch_ok(f, &r);
   assert_matches_file(f, r.col);
-  assert_signatures_match(r.col, "tdx_quote_collateral.json");
+  assert_signatures_match(r.col, "dcap/tdx_quote_collateral.json");
   assert_int_equal(f->hits[ROUTE_PCK_CRL] + f->hits[ROUTE_TCB] + f->hits[ROUTE_QE] +
                        f->hits[ROUTE_ROOT_CRL],
                    4);
   assert_int_equal(total_hits(f), 4);
   assert_int_equal(th_pccs_cache_size(f->pccs), 1);
   th_collateral_unref(r.col);
-  free(lq.bytes);
 }
 
 static void test_sgx_fetch_processor_ca(void **state) {
   fixture *f = *state;
-  loaded_quote lq;
-  quote_load(&lq, "sgx_quote");
   result r = {0};
-  fetch(f, &lq.q, NOW_TDX, &r);
-  RUN_UNTIL(f, r.called);
-  if (!r.col) fail_msg("%s", r.err.message);
+  fetch_ok(f, &r);
   assert_matches_file(f, r.col);
   assert_string_equal(r.col->tcb_info.id, "SGX");
   th_collateral_unref(r.col);
-  free(lq.bytes);
 }
 
 static void test_second_fetch_from_cache(void **state) {
   fixture *f = *state;
-  loaded_quote lq;
-  quote_load(&lq, "tdx_quote");
   result a = {0}, b = {0}, c = {0};
-  fetch(f, &lq.q, NOW_TDX, &a);
-  RUN_UNTIL(f, a.called);
+  fetch_wait(f, NOW_TDX, &a);
   assert_non_null(a.col);
-  fetch(f, &lq.q, NOW_TDX + 60, &b); /* cached: delivered from the loop, no request */
-  RUN_UNTIL(f, b.called);
+  fetch_wait(f, NOW_TDX + 60, &b); /* cached: delivered from the loop, no request */
   assert_ptr_equal(b.col, a.col);
   assert_int_equal(total_hits(f), 4);
   /* the PCK CRL's nextUpdate (1752919235, vectors README 3.1) is the earliest: then refetch */
-  fetch(f, &lq.q, 1752919235, &c);
-  RUN_UNTIL(f, c.called);
+  fetch_wait(f, 1752919235, &c);
   assert_non_null(c.col);
   assert_ptr_not_equal(c.col, a.col);
   assert_int_equal(total_hits(f), 8);
@@ -440,35 +423,26 @@ static void test_second_fetch_from_cache(void **state) {
   th_collateral_unref(a.col);
   th_collateral_unref(b.col);
   th_collateral_unref(c.col);
-  free(lq.bytes);
 }
 
 static void test_concurrent_fetches_coalesce(void **state) {
   fixture *f = *state;
-  loaded_quote lq;
-  quote_load(&lq, "tdx_quote");
   result a = {0}, b = {0};
-  fetch(f, &lq.q, NOW_TDX, &a);
-  fetch(f, &lq.q, NOW_TDX, &b);
+  fetch(f, NOW_TDX, &a);
+  fetch(f, NOW_TDX, &b);
   RUN_UNTIL(f, a.called && b.called);
   assert_non_null(a.col);
   assert_ptr_equal(a.col, b.col);
   assert_int_equal(total_hits(f), 4);
   th_collateral_unref(a.col);
   th_collateral_unref(b.col);
-  free(lq.bytes);
 }
 
 static void test_not_found_names_url(void **state) {
   fixture *f = *state;
-  loaded_quote lq;
-  quote_load(&lq, "tdx_quote");
   f->fail_route = ROUTE_TCB;
   result r = {0};
-  fetch(f, &lq.q, NOW_TDX, &r);
-  RUN_UNTIL(f, r.called);
-  assert_null(r.col);
-  assert_int_equal(r.err.code, TH_EPROTO);
+  fetch_fails(f, &r, TH_EPROTO);
   char want[200];
   snprintf(want, sizeof want,
            "GET http://127.0.0.1:%d/tdx/certification/v4/tcb?fmspc=B0C06F000000: HTTP 404",
@@ -476,22 +450,15 @@ static void test_not_found_names_url(void **state) {
   assert_string_equal(r.err.message, want);
   assert_int_equal(th_pccs_cache_size(f->pccs), 0);
   RUN_UNTIL(f, total_hits(f) == 4 && th_http_client_active(f->http) == 0);
-  free(lq.bytes);
 }
 
 static void test_bad_body_is_baddata(void **state) {
   fixture *f = *state;
-  loaded_quote lq;
-  quote_load(&lq, "tdx_quote");
   f->tcb_body_override = "{\"tcbInfo\":{},\"signature\":\"00\"}";
   result r = {0};
-  fetch(f, &lq.q, NOW_TDX, &r);
-  RUN_UNTIL(f, r.called);
-  assert_null(r.col);
-  assert_int_equal(r.err.code, TH_EBADDATA);
+  fetch_fails(f, &r, TH_EBADDATA);
   assert_non_null(strstr(r.err.message, "/tdx/certification/v4/tcb?fmspc=B0C06F000000: "
                                         "signature: expected 128 hex digits, got 2"));
-  free(lq.bytes);
 }
 
 static int unused_port(void) {
@@ -507,8 +474,6 @@ static int unused_port(void) {
 
 static void test_connection_refused_says_offline(void **state) {
   fixture *f = *state;
-  loaded_quote lq;
-  quote_load(&lq, "tdx_quote");
   char url[64];
   snprintf(url, sizeof url, "http://127.0.0.1:%d/", unused_port());
   th_err err = {0};
@@ -516,10 +481,7 @@ static void test_connection_refused_says_offline(void **state) {
   f->pccs = th_pccs_new(&f->loop, f->http, url, &err);
   assert_non_null(f->pccs);
   result r = {0};
-  fetch(f, &lq.q, NOW_TDX, &r);
-  RUN_UNTIL(f, r.called);
-  assert_null(r.col);
-  assert_int_equal(r.err.code, TH_ECONNREFUSED);
+  fetch_fails(f, &r, TH_ECONNREFUSED);
   url[strlen(url) - 1] = '\0'; /* named as normalised */
   char want[128];
   snprintf(want, sizeof want, "PCCS %s: connect to 127.0.0.1:", url);
@@ -529,16 +491,13 @@ static void test_connection_refused_says_offline(void **state) {
   assert_true(ml > strlen(hint));
   assert_string_equal(r.err.message + ml - strlen(hint), hint);
   assert_int_equal(total_hits(f), 0);
-  free(lq.bytes);
 }
 
 static void test_free_in_flight_no_callback(void **state) {
   fixture *f = *state;
-  loaded_quote lq;
-  quote_load(&lq, "tdx_quote");
   f->hold = 1;
   result r = {0};
-  fetch(f, &lq.q, NOW_TDX, &r);
+  fetch(f, NOW_TDX, &r);
   RUN_UNTIL(f, f->nheld == 4);
   assert_int_equal(th_http_client_active(f->http), 4);
   th_pccs_free(f->pccs);
@@ -546,46 +505,36 @@ static void test_free_in_flight_no_callback(void **state) {
   assert_int_equal(th_http_client_active(f->http), 0);
   run_for_ms(f, 50);
   assert_int_equal(r.called, 0);
-  free(lq.bytes);
 }
 
 /* A waiter's callback frees the PCCS: the other waiter is dropped without a call. */
 static void test_free_from_callback(void **state) {
   fixture *f = *state;
-  loaded_quote lq;
-  quote_load(&lq, "tdx_quote");
   result a = {.free_pccs_of = f}, b = {0};
-  fetch(f, &lq.q, NOW_TDX, &a);
-  fetch(f, &lq.q, NOW_TDX, &b);
+  fetch(f, NOW_TDX, &a);
+  fetch(f, NOW_TDX, &b);
   RUN_UNTIL(f, a.called);
   run_for_ms(f, 20);
   assert_int_equal(b.called, 0);
   assert_null(f->pccs);
   th_collateral_unref(a.col);
-  free(lq.bytes);
 }
 
 /* A cache hit still waiting for the loop when the PCCS is freed: no callback, no leak. */
 static void test_free_with_cache_hit_pending(void **state) {
   fixture *f = *state;
-  loaded_quote lq;
-  quote_load(&lq, "tdx_quote");
   result a = {0}, b = {0};
-  fetch(f, &lq.q, NOW_TDX, &a);
-  RUN_UNTIL(f, a.called);
-  fetch(f, &lq.q, NOW_TDX, &b);
+  fetch_wait(f, NOW_TDX, &a);
+  fetch(f, NOW_TDX, &b);
   th_pccs_free(f->pccs);
   f->pccs = NULL;
   run_for_ms(f, 20);
   assert_int_equal(b.called, 0);
   th_collateral_unref(a.col);
-  free(lq.bytes);
 }
 
 static void test_base_url_normalised(void **state) {
   fixture *f = *state;
-  loaded_quote lq;
-  quote_load(&lq, "tdx_quote");
   char url[128];
   snprintf(url, sizeof url, "http://127.0.0.1:%d/tdx/certification/v4/",
            th_http_server_port(f->server));
@@ -593,31 +542,25 @@ static void test_base_url_normalised(void **state) {
   th_pccs_free(f->pccs);
   f->pccs = th_pccs_new(&f->loop, f->http, url, &err);
   result r = {0};
-  fetch(f, &lq.q, NOW_TDX, &r);
-  RUN_UNTIL(f, r.called);
-  if (!r.col) fail_msg("%s", r.err.message);
+  fetch_ok(f, &r);
   assert_int_equal(f->hits[ROUTE_OTHER], 0);
   th_collateral_unref(r.col);
   assert_null(th_pccs_new(&f->loop, f->http, "ftp://example.com", &err));
   assert_int_equal(err.code, TH_EINVAL);
-  free(lq.bytes);
 }
 
 static void test_encrypted_ppid_needs_chain(void **state) {
   fixture *f = *state;
-  loaded_quote lq;
-  quote_load(&lq, "tdx_quote");
-  lq.q.cert_type = TH_CERT_PPID_RSA3072;
+  f->quote.q.cert_type = TH_CERT_PPID_RSA3072;
   result r = {0};
   th_err err = {0};
-  assert_int_equal(th_pccs_fetch(f->pccs, &lq.q, NOW_TDX, on_done, &r, &err), -1);
+  assert_int_equal(th_pccs_fetch(f->pccs, &f->quote.q, NOW_TDX, on_done, &r, &err), -1);
   assert_int_equal(err.code, TH_EINVAL);
   assert_string_equal(err.message, "quote carries an encrypted PPID (type 3): give a PCK "
                                    "certificate chain in the collateral");
   run_for_ms(f, 10);
   assert_int_equal(r.called, 0);
   assert_int_equal(total_hits(f), 0);
-  free(lq.bytes);
 }
 
 /* ---- Intel's PCS: no rootcacrl, the root's CRL distribution point instead ------------------ */
@@ -660,35 +603,25 @@ static char *root_with_cdp(int port) {
 
 static void test_root_crl_from_distribution_point(void **state) {
   fixture *f = *state;
-  loaded_quote lq;
-  quote_load(&lq, "tdx_quote");
   char *pem = root_with_cdp(th_http_server_port(f->server));
   f->qe_chain_override = url_encode(pem);
   f->fail_route = ROUTE_ROOT_CRL;
   result r = {0};
-  fetch(f, &lq.q, NOW_TDX, &r);
-  RUN_UNTIL(f, r.called);
-  if (!r.col) fail_msg("%s", r.err.message);
+  fetch_ok(f, &r);
   assert_int_equal(f->hits[ROUTE_ROOT_CRL], 1);
   assert_int_equal(f->hits[ROUTE_CDP], 1); /* served as DER */
   assert_same_crl(r.col->root_ca_crl, f->s.root_crl_der, f->s.root_crl_len);
   th_collateral_unref(r.col);
   free(pem);
-  free(lq.bytes);
 }
 
 static void test_root_crl_404_without_distribution_point(void **state) {
   fixture *f = *state;
-  loaded_quote lq;
-  quote_load(&lq, "tdx_quote");
   char *pem = root_with_cdp(0);
   f->qe_chain_override = url_encode(pem);
   f->fail_route = ROUTE_ROOT_CRL;
   result r = {0};
-  fetch(f, &lq.q, NOW_TDX, &r);
-  RUN_UNTIL(f, r.called);
-  assert_null(r.col);
-  assert_int_equal(r.err.code, TH_EPROTO);
+  fetch_fails(f, &r, TH_EPROTO);
   char want[200];
   snprintf(want, sizeof want,
            "GET http://127.0.0.1:%d/sgx/certification/v4/rootcacrl: HTTP 404, and the root "
@@ -696,9 +629,7 @@ static void test_root_crl_404_without_distribution_point(void **state) {
            th_http_server_port(f->server));
   assert_string_equal(r.err.message, want);
   free(pem);
-  free(lq.bytes);
 }
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_fetch_equals_the_file, setup_tdx, teardown),

@@ -19,40 +19,23 @@
 
 #include "pck.h"
 #include "quote.h"
+#include "vectors.h"
 
 /* ---- vectors ------------------------------------------------------------------------------- */
-
-static uint8_t *read_vector(const char *name, size_t *len) {
-  const char *src = getenv("TEEHOST_SOURCE");
-  char path[1024];
-  snprintf(path, sizeof path, "%s/tests/vectors/dcap/%s", src ? src : ".", name);
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("cannot open %s (set TEEHOST_SOURCE)", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *buf = malloc((size_t)n + 1);
-  assert_non_null(buf);
-  assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
-  buf[n] = 0;
-  *len = (size_t)n;
-  return buf;
-}
 
 /* Where each quote's PEM chain (with its trailing NUL) lies: spec 1.7 (TDX v4, v5) and 1.8. */
 typedef struct chain_at {
   const char *quote;
   size_t offset, len;
 } chain_at;
-static const chain_at TDX_QUOTE = {"tdx_quote", 1258, 3678};
-static const chain_at TDX_OUTDATED = {"tdx_quote_outdated", 1328, 3678};
-static const chain_at SGX_QUOTE = {"sgx_quote", 1052, 3548};
+static const chain_at TDX_QUOTE = {"dcap/tdx_quote", 1258, 3678};
+static const chain_at TDX_OUTDATED = {"dcap/tdx_quote_outdated", 1328, 3678};
+static const chain_at SGX_QUOTE = {"dcap/sgx_quote", 1052, 3548};
 
 /* The quote's PEM chain as core/quote finds it (checked against the spec's offsets). */
 static STACK_OF(X509) *vector_chain(const chain_at *at) {
   size_t n;
-  uint8_t *b = read_vector(at->quote, &n);
+  uint8_t *b = vector_quote(at->quote, &n);
   th_quote q;
   th_err err = {0};
   if (th_quote_parse(&q, b, n, &err) != 0) fail_msg("%s: %s", at->quote, err.message);
@@ -67,19 +50,10 @@ static STACK_OF(X509) *vector_chain(const chain_at *at) {
   return chain;
 }
 
-static void hex_to(const char *hex, uint8_t *out, size_t n) {
-  assert_int_equal(strlen(hex), 2 * n);
-  for (size_t i = 0; i < n; i++) {
-    unsigned v;
-    assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-    out[i] = (uint8_t)v;
-  }
-}
-
 static void assert_hex(const uint8_t *got, const char *want_hex) {
   uint8_t want[64];
   size_t n = strlen(want_hex) / 2;
-  hex_to(want_hex, want, n);
+  vector_unhex(want_hex, want, n);
   assert_memory_equal(got, want, n);
 }
 
@@ -165,7 +139,7 @@ static void test_pem_empty_and_garbage(void **state) {
 static void test_pem_truncated(void **state) {
   (void)state;
   size_t n;
-  uint8_t *q = read_vector("tdx_quote", &n);
+  uint8_t *q = vector_quote(TDX_QUOTE.quote, &n);
   const char *pem = (const char *)q + TDX_QUOTE.offset;
   expect_pem_error(pem, 500, "test chain: certificate 1 has no END line");
   /* cut inside the second certificate: the first one parsed, the second is broken */
@@ -193,7 +167,7 @@ static void test_pem_truncated(void **state) {
 static void test_pem_trailing_text(void **state) {
   (void)state;
   size_t n;
-  uint8_t *q = read_vector("tdx_quote", &n);
+  uint8_t *q = vector_quote(TDX_QUOTE.quote, &n);
   const char *pem = (const char *)q + TDX_QUOTE.offset;
   size_t text_len = TDX_QUOTE.len - 1;
   char *buf = malloc(text_len + 64);
@@ -215,7 +189,7 @@ static void test_pem_trailing_text(void **state) {
 static void test_der_helpers(void **state) {
   (void)state;
   size_t n;
-  uint8_t *root = read_vector("TrustedRootCA.der", &n);
+  uint8_t *root = (uint8_t *)vector_read("dcap/TrustedRootCA.der", &n);
   th_err err = {0};
   X509 *x = th_x509_from_der(root, n, "root", &err);
   assert_non_null(x);

@@ -18,54 +18,9 @@
 
 #include "hex.h"
 #include "quote.h"
+#include "vectors.h"
 
 /* ---- helpers ---- */
-
-static uint8_t *read_vector(const char *rel, size_t *len) {
-  const char *src = getenv("TEEHOST_SOURCE");
-  assert_non_null(src);
-  char path[4096];
-  snprintf(path, sizeof path, "%s/tests/vectors/%s", src, rel);
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("cannot open %s", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-  assert_non_null(buf);
-  assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
-  *len = (size_t)n;
-  return buf;
-}
-
-/* The quote bytes of a vector: the hex of the JSON field "quote" of quote-report.json, bytes
- * 4..5014 of attestation.bin (after its SCALE length prefix, README 6.2), else the file through
- * th_bytes_from_text (hex text decoded, binary copied). */
-static uint8_t *load_quote(const char *rel, size_t *len) {
-  size_t n;
-  uint8_t *file = read_vector(rel, &n);
-  uint8_t *q = NULL;
-  th_err err = {0};
-  if (strstr(rel, ".json")) {
-    file = realloc(file, n + 1);
-    file[n] = '\0';
-    char *start = strstr((char *)file, "\"quote\"");
-    assert_non_null(start);
-    start = strchr(start + 7, '"') + 1;
-    char *end = strchr(start, '"');
-    assert_int_equal(th_hex_decode_alloc(start, (size_t)(end - start), &q, len, "quote", &err), 0);
-  } else if (strstr(rel, "attestation.bin")) {
-    assert_true(n >= 5014);
-    q = malloc(5010);
-    memcpy(q, file + 4, 5010);
-    *len = 5010;
-  } else {
-    assert_int_equal(th_bytes_from_text(file, n, &q, len, &err), 0);
-  }
-  free(file);
-  return q;
-}
 
 static void assert_sha256(const uint8_t *b, size_t n, const char *want) {
   uint8_t md[32];
@@ -114,6 +69,25 @@ static void expect_error(const uint8_t *b, size_t len, const char *message) {
   assert_int_equal(parse_copy(&q, b, len, &err), -1);
   assert_int_equal(err.code, TH_EBADDATA);
   assert_string_equal(err.message, message);
+}
+
+/* The parse fails, whatever the message. */
+static void expect_some_error(const uint8_t *b, size_t len) {
+  th_quote q;
+  th_err err = {0};
+  assert_int_equal(parse_copy(&q, b, len, &err), -1);
+}
+
+/* Sets the 16-bit (32-bit) little-endian field at `at` to v, then expects the parse of len bytes
+ * to fail with message. The change stays in b, so a test's edits build on each other. */
+static void edit_u16_expect(uint8_t *b, size_t len, size_t at, unsigned v, const char *message) {
+  set_u16(b, at, v);
+  expect_error(b, len, message);
+}
+
+static void edit_u32_expect(uint8_t *b, size_t len, size_t at, uint32_t v, const char *message) {
+  set_u32(b, at, v);
+  expect_error(b, len, message);
 }
 
 static const char QE_AUTH_DATA[] =
@@ -373,7 +347,7 @@ static void check_sig_offsets(const th_quote *q, size_t sig_data_offset) {
 static void check_td_vector(const td_vector *v) {
   print_message("%s\n", v->path);
   size_t len;
-  uint8_t *b = load_quote(v->path, &len);
+  uint8_t *b = vector_quote(v->path, &len);
   assert_int_equal(len, v->len);
   assert_sha256(b, len, v->sha256);
   th_quote q;
@@ -441,7 +415,7 @@ static void tdx_offsets_are_those_of_the_spec(void **state) {
               {"dcap/tdx_quote_outdated", 702, 840, 1290, 1328}};
   for (size_t i = 0; i < 2; i++) {
     size_t len;
-    uint8_t *b = load_quote(want[i].path, &len);
+    uint8_t *b = vector_quote(want[i].path, &len);
     th_quote q;
     assert_int_equal(th_quote_parse(&q, b, len, NULL), 0);
     assert_int_equal(q.signed_len, want[i].sig_len_at);
@@ -491,7 +465,7 @@ static void check_sgx_quote_sig_data(const th_quote *q) {
 static void parses_the_sgx_v3_quote_field_by_field(void **state) {
   (void)state;
   size_t len;
-  uint8_t *b = load_quote("dcap/sgx_quote", &len);
+  uint8_t *b = vector_quote("dcap/sgx_quote", &len);
   assert_int_equal(len, 4600);
   assert_sha256(b, len, "f8b81014b6e443609746822194910f5dc1c92c322fa0584298d1e33e505ca3b5");
   th_quote q;
@@ -530,7 +504,7 @@ static void parses_the_sgx_v3_quote_field_by_field(void **state) {
  * outer type-6 block wrapping its QE report .. PEM chain (bytes 564..4600, 4036 bytes). */
 static uint8_t *make_sgx_v4(size_t *len) {
   size_t n;
-  uint8_t *sgx = load_quote("dcap/sgx_quote", &n);
+  uint8_t *sgx = vector_quote("dcap/sgx_quote", &n);
   uint8_t *b = malloc(4606);
   assert_non_null(b);
   memcpy(b, sgx, 436);
@@ -596,7 +570,7 @@ static void parses_synthetic_v5_quotes_with_sgx_and_td10_bodies(void **state) {
   free(v4);
   free(b);
 
-  v4 = load_quote("dcap/tdx_quote", &len);
+  v4 = vector_quote("dcap/tdx_quote", &len);
   b = make_v5(v4, len, 2, 584);
   if (th_quote_parse(&q, b, len + 6, &err) != 0) fail_msg("%s", err.message);
   assert_int_equal(q.body_type, TH_BODY_TD10);
@@ -614,7 +588,7 @@ static void parses_synthetic_v5_quotes_with_sgx_and_td10_bodies(void **state) {
 static void every_truncation_of_tdx_quote_fails_cleanly(void **state) {
   (void)state;
   size_t len;
-  uint8_t *b = load_quote("dcap/tdx_quote", &len);
+  uint8_t *b = vector_quote("dcap/tdx_quote", &len);
   th_quote q;
   for (size_t n = 0; n < 4936; n++) {
     th_err err = {0};
@@ -643,7 +617,7 @@ static void every_truncation_of_v5_and_sgx_quotes_fails_cleanly(void **state) {
   static const char *const paths[] = {"dcap/tdx_quote_outdated", "dcap/sgx_quote"};
   for (int i = 0; i < 2; i++) {
     size_t len;
-    uint8_t *b = load_quote(paths[i], &len);
+    uint8_t *b = vector_quote(paths[i], &len);
     th_quote q;
     for (size_t n = 0; n < len; n++) {
       th_err err = {0};
@@ -658,21 +632,15 @@ static void every_truncation_of_v5_and_sgx_quotes_fails_cleanly(void **state) {
 static void rejects_bad_versions_and_tee_types(void **state) {
   (void)state;
   size_t len;
-  uint8_t *b = load_quote("dcap/tdx_quote", &len);
-  set_u16(b, 0, 6);
-  expect_error(b, len, "quote: unsupported version 6");
-  set_u16(b, 0, 2);
-  expect_error(b, len, "quote: unsupported version 2");
-  set_u16(b, 0, 3);
-  expect_error(b, len, "quote: version 3 must be SGX (tee_type 0x81)");
+  uint8_t *b = vector_quote("dcap/tdx_quote", &len);
+  edit_u16_expect(b, len, 0, 6, "quote: unsupported version 6");
+  edit_u16_expect(b, len, 0, 2, "quote: unsupported version 2");
+  edit_u16_expect(b, len, 0, 3, "quote: version 3 must be SGX (tee_type 0x81)");
   set_u16(b, 0, 4);
-  set_u32(b, 4, 0x82);
-  expect_error(b, len, "quote: unsupported tee_type 0x82 at offset 4");
+  edit_u32_expect(b, len, 4, 0x82, "quote: unsupported tee_type 0x82 at offset 4");
   /* tee_type 0 on a TD body: read as an SGX body, the signature data then makes no sense. */
   set_u32(b, 4, 0);
-  th_err err = {0};
-  th_quote q;
-  assert_int_equal(parse_copy(&q, b, len, &err), -1);
+  expect_some_error(b, len);
   free(b);
 }
 
@@ -680,7 +648,7 @@ static void rejects_bad_versions_and_tee_types(void **state) {
 static void does_not_judge_vendor_id_or_key_type(void **state) {
   (void)state;
   size_t len;
-  uint8_t *b = load_quote("dcap/tdx_quote", &len);
+  uint8_t *b = vector_quote("dcap/tdx_quote", &len);
   set_u16(b, 2, 3);
   b[12] ^= 1;
   th_quote q;
@@ -693,18 +661,13 @@ static void does_not_judge_vendor_id_or_key_type(void **state) {
 static void rejects_v5_body_descriptor_mismatches(void **state) {
   (void)state;
   size_t len;
-  uint8_t *b = load_quote("dcap/tdx_quote_outdated", &len);
-  set_u32(b, 50, 600);
-  expect_error(b, len, "quote: v5 body_size 600 does not match body_type 3 (want 648)");
-  set_u32(b, 50, 584);
-  expect_error(b, len, "quote: v5 body_size 584 does not match body_type 3 (want 648)");
-  set_u16(b, 48, 4);
-  expect_error(b, len, "quote: v5 body_type 4 at offset 48 unsupported (want 1, 2 or 3)");
-  set_u16(b, 48, 0);
-  expect_error(b, len, "quote: v5 body_type 0 at offset 48 unsupported (want 1, 2 or 3)");
+  uint8_t *b = vector_quote("dcap/tdx_quote_outdated", &len);
+  edit_u32_expect(b, len, 50, 600, "quote: v5 body_size 600 does not match body_type 3 (want 648)");
+  edit_u32_expect(b, len, 50, 584, "quote: v5 body_size 584 does not match body_type 3 (want 648)");
+  edit_u16_expect(b, len, 48, 4, "quote: v5 body_type 4 at offset 48 unsupported (want 1, 2 or 3)");
+  edit_u16_expect(b, len, 48, 0, "quote: v5 body_type 0 at offset 48 unsupported (want 1, 2 or 3)");
   set_u16(b, 48, 1);
-  set_u32(b, 50, 384);
-  expect_error(b, len, "quote: v5 body_type 1 does not match tee_type 0x81");
+  edit_u32_expect(b, len, 50, 384, "quote: v5 body_type 1 does not match tee_type 0x81");
   expect_error(b, 50, "quote: truncated: v5 body descriptor needs 6 bytes at offset 48, have 2");
   free(b);
 }
@@ -712,132 +675,116 @@ static void rejects_v5_body_descriptor_mismatches(void **state) {
 static void rejects_an_outer_certification_type_other_than_6(void **state) {
   (void)state;
   size_t len;
-  uint8_t *b = load_quote("dcap/tdx_quote", &len);
-  set_u16(b, 764, 7);
-  expect_error(b, len, "quote: certification data type 7 at offset 764 unsupported (want 6)");
-  set_u16(b, 764, 5);
-  expect_error(b, len, "quote: certification data type 5 at offset 764 unsupported (want 6)");
+  uint8_t *b = vector_quote("dcap/tdx_quote", &len);
+  edit_u16_expect(b, len, 764, 7,
+                  "quote: certification data type 7 at offset 764 unsupported (want 6)");
+  edit_u16_expect(b, len, 764, 5,
+                  "quote: certification data type 5 at offset 764 unsupported (want 6)");
   free(b);
-  b = load_quote("dcap/tdx_quote_outdated", &len);
-  set_u16(b, 834, 0);
-  expect_error(b, len, "quote: certification data type 0 at offset 834 unsupported (want 6)");
+  b = vector_quote("dcap/tdx_quote_outdated", &len);
+  edit_u16_expect(b, len, 834, 0,
+                  "quote: certification data type 0 at offset 834 unsupported (want 6)");
   free(b);
 }
 
 static void rejects_an_inner_certification_type_outside_1_to_5(void **state) {
   (void)state;
   size_t len;
-  uint8_t *b = load_quote("dcap/tdx_quote", &len);
-  set_u16(b, 1252, 6);
-  expect_error(b, len,
-               "quote: inner certification data type 6 at offset 1252 unsupported (want 1 to 5)");
+  uint8_t *b = vector_quote("dcap/tdx_quote", &len);
+  edit_u16_expect(b, len, 1252, 6,
+                  "quote: inner certification data type 6 at offset 1252 unsupported "
+                  "(want 1 to 5)");
   set_u16(b, 1252, 1);
   th_quote q;
   assert_int_equal(parse_copy(&q, b, len, NULL), 0);
   assert_int_equal(q.cert_type, 1);
   free(b);
-  b = load_quote("dcap/sgx_quote", &len);
-  set_u16(b, 1046, 7);
-  expect_error(b, len, "quote: certification data type 7 at offset 1046 unsupported (want 1 to 5)");
+  b = vector_quote("dcap/sgx_quote", &len);
+  edit_u16_expect(b, len, 1046, 7,
+                  "quote: certification data type 7 at offset 1046 unsupported (want 1 to 5)");
   free(b);
 }
 
 static void rejects_lengths_that_do_not_match_exactly(void **state) {
   (void)state;
   size_t len;
-  uint8_t *b = load_quote("dcap/tdx_quote", &len);
-  set_u32(b, 1254, 3679); /* inner size +1 */
-  expect_error(b, len,
-               "quote: inner certification data (3679 bytes at offset 1258) runs past the end of "
-               "the signature data (4936)");
-  set_u32(b, 1254, 3677); /* inner size -1 */
-  expect_error(b, len,
-               "quote: certification data size 4166 at offset 766 does not match its contents "
-               "(4165 bytes)");
+  uint8_t *b = vector_quote("dcap/tdx_quote", &len);
+  edit_u32_expect(b, len, 1254, 3679, /* inner size +1 */
+                  "quote: inner certification data (3679 bytes at offset 1258) runs past the end "
+                  "of the signature data (4936)");
+  edit_u32_expect(b, len, 1254, 3677, /* inner size -1 */
+                  "quote: certification data size 4166 at offset 766 does not match its contents "
+                  "(4165 bytes)");
   set_u32(b, 1254, 3678);
-  set_u32(b, 766, 4167); /* outer size +1 */
-  expect_error(b, len,
-               "quote: certification data size 4167 at offset 766 does not match signature data "
-               "length 4300 (want 4166)");
+  edit_u32_expect(b, len, 766, 4167, /* outer size +1 */
+                  "quote: certification data size 4167 at offset 766 does not match signature "
+                  "data length 4300 (want 4166)");
   set_u32(b, 766, 4166);
-  set_u32(b, 632, 4301); /* sig_len +1: a trailing byte is there to be swallowed */
-  expect_error(b, len,
-               "quote: certification data size 4166 at offset 766 does not match signature data "
-               "length 4301 (want 4167)");
-  set_u32(b, 632, 4299);
-  expect_error(b, len,
-               "quote: certification data size 4166 at offset 766 does not match signature data "
-               "length 4299 (want 4165)");
-  set_u32(b, 632, 100);
-  expect_error(b, len,
-               "quote: attestation key (64 bytes at offset 700) runs past the end of the "
-               "signature data (736)");
+  edit_u32_expect(b, len, 632, 4301, /* sig_len +1: a trailing byte is there to be swallowed */
+                  "quote: certification data size 4166 at offset 766 does not match signature "
+                  "data length 4301 (want 4167)");
+  edit_u32_expect(b, len, 632, 4299,
+                  "quote: certification data size 4166 at offset 766 does not match signature "
+                  "data length 4299 (want 4165)");
+  edit_u32_expect(b, len, 632, 100,
+                  "quote: attestation key (64 bytes at offset 700) runs past the end of the "
+                  "signature data (736)");
   set_u32(b, 632, 234);
-  set_u32(b, 766, 100); /* consistent with sig_len, too small for a QE report */
-  expect_error(b, len,
-               "quote: QE report (384 bytes at offset 770) runs past the end of the signature "
-               "data (870)");
+  edit_u32_expect(b, len, 766, 100, /* consistent with sig_len, too small for a QE report */
+                  "quote: QE report (384 bytes at offset 770) runs past the end of the signature "
+                  "data (870)");
   set_u32(b, 632, 4300);
   set_u32(b, 766, 4166);
-  set_u16(b, 1218, 0xffff); /* QE auth data size */
-  expect_error(b, len,
-               "quote: QE auth data (65535 bytes at offset 1220) runs past the end of the "
-               "signature data (4936)");
+  edit_u16_expect(b, len, 1218, 0xffff, /* QE auth data size */
+                  "quote: QE auth data (65535 bytes at offset 1220) runs past the end of the "
+                  "signature data (4936)");
   set_u16(b, 1218, 33);
-  th_quote q;
-  th_err err = {0};
-  assert_int_equal(parse_copy(&q, b, len, &err), -1);
+  expect_some_error(b, len);
   free(b);
 }
 
 static void rejects_v3_signature_data_length_mismatches(void **state) {
   (void)state;
   size_t len;
-  uint8_t *b = load_quote("dcap/sgx_quote", &len);
+  uint8_t *b = vector_quote("dcap/sgx_quote", &len);
   b = realloc(b, len + 1);
   b[len] = 0;
-  set_u32(b, 432, 4165);
-  expect_error(b, len + 1,
-               "quote: signature data length 4165 at offset 432 does not match its contents "
-               "(4164 bytes)");
-  set_u32(b, 432, 4163);
-  expect_error(b, len + 1,
-               "quote: certification data (3548 bytes at offset 1052) runs past the end of the "
-               "signature data (4599)");
+  edit_u32_expect(b, len + 1, 432, 4165,
+                  "quote: signature data length 4165 at offset 432 does not match its contents "
+                  "(4164 bytes)");
+  edit_u32_expect(b, len + 1, 432, 4163,
+                  "quote: certification data (3548 bytes at offset 1052) runs past the end of the "
+                  "signature data (4599)");
   set_u32(b, 432, 4164);
-  set_u32(b, 1048, 3549);
-  expect_error(b, len + 1,
-               "quote: certification data (3549 bytes at offset 1052) runs past the end of the "
-               "signature data (4600)");
+  edit_u32_expect(b, len + 1, 1048, 3549,
+                  "quote: certification data (3549 bytes at offset 1052) runs past the end of the "
+                  "signature data (4600)");
   free(b);
 }
 
 static void rejects_lengths_over_1_mib(void **state) {
   (void)state;
   size_t len;
-  uint8_t *b = load_quote("dcap/tdx_quote", &len);
-  set_u32(b, 632, TH_QUOTE_MAX_FIELD + 1);
-  expect_error(b, len,
-               "quote: signature data length 1048577 at offset 632 exceeds the 1 MiB limit");
-  set_u32(b, 632, 0xffffffff);
-  expect_error(b, len,
-               "quote: signature data length 4294967295 at offset 632 exceeds the 1 MiB limit");
+  uint8_t *b = vector_quote("dcap/tdx_quote", &len);
+  edit_u32_expect(b, len, 632, TH_QUOTE_MAX_FIELD + 1,
+                  "quote: signature data length 1048577 at offset 632 exceeds the 1 MiB limit");
+  edit_u32_expect(b, len, 632, 0xffffffff,
+                  "quote: signature data length 4294967295 at offset 632 exceeds the 1 MiB limit");
   set_u32(b, 632, 4300);
-  set_u32(b, 766, 0x80000000);
-  expect_error(b, len,
-               "quote: certification data size 2147483648 at offset 766 exceeds the 1 MiB limit");
+  edit_u32_expect(b, len, 766, 0x80000000,
+                  "quote: certification data size 2147483648 at offset 766 exceeds the 1 MiB "
+                  "limit");
   set_u32(b, 766, 4166);
-  set_u32(b, 1254, 0xfffffff0);
-  expect_error(b, len,
-               "quote: inner certification data size 4294967280 at offset 1254 exceeds the 1 MiB "
-               "limit");
+  edit_u32_expect(b, len, 1254, 0xfffffff0,
+                  "quote: inner certification data size 4294967280 at offset 1254 exceeds the 1 "
+                  "MiB limit");
   free(b);
 }
 
 static void allows_trailing_bytes_and_never_reads_them(void **state) {
   (void)state;
   size_t len;
-  uint8_t *b = load_quote("dcap/sgx_quote", &len);
+  uint8_t *b = vector_quote("dcap/sgx_quote", &len);
   b = realloc(b, len + 10);
   memset(b + len, 0xee, 10);
   th_quote q;

@@ -29,6 +29,7 @@
 #include "quote.h"
 #include "sim_pki.h"
 #include "sim_pki_internal.h"
+#include "vectors.h"
 
 #define T_NOW 1750000000 /* 2025-06-15T15:06:40Z */
 
@@ -77,9 +78,12 @@ static th_sim_pki *open_ok(const fixture *f, const uint8_t *seed) {
   return pki;
 }
 
-static void hex_to_bytes(const char *hex, uint8_t *out, size_t n) {
-  assert_int_equal(strlen(hex), 2 * n);
-  for (size_t i = 0; i < n; i++) assert_int_equal(sscanf(hex + 2 * i, "%2hhx", &out[i]), 1);
+/* Opening must fail with `code`; returns the error, for the caller to check its message. */
+static th_err open_fails(const fixture *f, const uint8_t *seed, int code) {
+  th_err err = {0};
+  assert_null(th_sim_pki_open(f->dir, seed, &err));
+  assert_int_equal(err.code, code);
+  return err;
 }
 
 /* ---- derivation ---- */
@@ -88,8 +92,8 @@ static void derivation_matches_the_spec_check_value(void **state) {
   (void)state;
   uint8_t seed[32], scalar[32], pub[64], want_scalar[32], want_pub[64];
   memset(seed, 0x31, sizeof seed);
-  hex_to_bytes("f049792a84f3e743debb88bf2dba6c3eebcb2a3c4d2cc38104331d700cfb7f89", want_scalar, 32);
-  hex_to_bytes(
+  vector_unhex("f049792a84f3e743debb88bf2dba6c3eebcb2a3c4d2cc38104331d700cfb7f89", want_scalar, 32);
+  vector_unhex(
       "8afafcdc8362b9f56fdeab940ec18cb13cc1a78eff69248567a2b534d940bff0"
       "c22d8b54b408663705e7267104eb34bf0ac69914996c5614143dc77f5b993200",
       want_pub, 64);
@@ -151,9 +155,7 @@ static void a_group_readable_seed_is_refused(void **state) {
   char path[128];
   path_of(f, "seed", path, sizeof path);
   assert_int_equal(chmod(path, 0640), 0);
-  th_err err = {0};
-  assert_null(th_sim_pki_open(f->dir, f->seed, &err));
-  assert_int_equal(err.code, TH_EINVAL);
+  th_err err = open_fails(f, f->seed, TH_EINVAL);
   assert_non_null(strstr(err.message, path));
   assert_non_null(strstr(err.message, "is readable by others (mode 640)"));
   assert_non_null(strstr(err.message, "chmod 600"));
@@ -162,9 +164,7 @@ static void a_group_readable_seed_is_refused(void **state) {
 static void a_group_readable_directory_is_refused(void **state) {
   fixture *f = *state;
   assert_int_equal(chmod(f->dir, 0750), 0);
-  th_err err = {0};
-  assert_null(th_sim_pki_open(f->dir, f->seed, &err));
-  assert_int_equal(err.code, TH_EINVAL);
+  th_err err = open_fails(f, f->seed, TH_EINVAL);
   assert_non_null(strstr(err.message, "chmod 700"));
 }
 
@@ -173,9 +173,7 @@ static void another_seed_than_the_stored_one_is_refused(void **state) {
   th_sim_pki_free(open_ok(f, f->seed));
   uint8_t other[32];
   memset(other, 0x32, sizeof other);
-  th_err err = {0};
-  assert_null(th_sim_pki_open(f->dir, other, &err));
-  assert_int_equal(err.code, TH_EINVAL);
+  th_err err = open_fails(f, other, TH_EINVAL);
   assert_non_null(strstr(err.message, "different seed"));
 }
 
@@ -187,9 +185,7 @@ static void a_damaged_certificate_file_is_named_and_can_be_recreated(void **stat
   FILE *fp = fopen(path, "wb");
   fputs("not a certificate", fp);
   fclose(fp);
-  th_err err = {0};
-  assert_null(th_sim_pki_open(f->dir, NULL, &err));
-  assert_int_equal(err.code, TH_EBADDATA);
+  th_err err = open_fails(f, NULL, TH_EBADDATA);
   assert_non_null(strstr(err.message, path));
   assert_non_null(strstr(err.message, "not a valid certificate"));
   unlink(path); /* a missing file is re-created from the same keys */
@@ -221,9 +217,8 @@ static STACK_OF(X509) * pem_chain(const char *pem, size_t len) {
 }
 
 static X509_CRL *hex_crl(const char *hex) {
-  size_t n = strlen(hex) / 2;
-  uint8_t *der = malloc(n);
-  for (size_t i = 0; i < n; i++) assert_int_equal(sscanf(hex + 2 * i, "%2hhx", &der[i]), 1);
+  size_t n;
+  uint8_t *der = vector_unhex_alloc(hex, &n);
   const uint8_t *p = der;
   X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)n);
   assert_non_null(crl);
@@ -299,13 +294,11 @@ static int verify_chain(X509 *leaf, X509 *untrusted, X509 *anchor, X509_CRL *a, 
 }
 
 static X509 *intel_root(void) {
-  char path[512];
-  const char *src = getenv("TEEHOST_SOURCE");
-  snprintf(path, sizeof path, "%s/tests/vectors/dcap/TrustedRootCA.der", src ? src : ".");
-  FILE *fp = fopen(path, "rb");
-  assert_non_null(fp);
-  X509 *x = d2i_X509_fp(fp, NULL);
-  fclose(fp);
+  size_t n;
+  char *der = vector_read("dcap/TrustedRootCA.der", &n);
+  const unsigned char *p = (const unsigned char *)der;
+  X509 *x = d2i_X509(NULL, &p, (long)n);
+  free(der);
   assert_non_null(x);
   return x;
 }
@@ -569,7 +562,7 @@ static void a_v5_quote_signs_702_bytes(void **state) {
 static void check_signed_text(outputs *o, const char *key, const char *sig_key) {
   const char *text = col_string(o->col, key), *sig_hex = col_string(o->col, sig_key);
   uint8_t sig[64];
-  hex_to_bytes(sig_hex, sig, 64);
+  vector_unhex(sig_hex, sig, 64);
   for (const char *c = sig_hex; *c; c++)
     assert_true((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'));
   EVP_PKEY *tcb = X509_get0_pubkey(sk_X509_value(o->tcb_chain, 0));

@@ -15,59 +15,9 @@
 #include "collateral.h"
 #include "hex.h"
 #include "quote.h"
+#include "vectors.h"
 #include "verify.h"
 #include "x509_cache.h"
-
-static char *slurp(const char *rel, size_t *len) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/tests/vectors/%s", getenv("TEEHOST_SOURCE"), rel);
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)n + 1);
-  assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-  buf[n] = 0;
-  fclose(f);
-  *len = (size_t)n;
-  return buf;
-}
-
-static uint8_t *load_quote(const char *rel, size_t *len) {
-  size_t n;
-  char *raw = slurp(rel, &n);
-  uint8_t *q = NULL;
-  th_err err = {0};
-  assert_int_equal(th_bytes_from_text((uint8_t *)raw, n, &q, len, &err), 0);
-  free(raw);
-  return q;
-}
-
-/* The "quote" field of quote-report.json, decoded. */
-static uint8_t *load_report_quote(size_t *len) {
-  size_t n;
-  char *raw = slurp("dstack/quote-report.json", &n);
-  char *p = strstr(raw, "\"quote\"");
-  assert_non_null(p);
-  p = strchr(p + 7, '"') + 1;
-  char *end = strchr(p, '"');
-  uint8_t *q = NULL;
-  th_err err = {0};
-  assert_int_equal(th_hex_decode_alloc(p, (size_t)(end - p), &q, len, "quote", &err), 0);
-  free(raw);
-  return q;
-}
-
-static th_collateral *load_collateral(const char *rel) {
-  size_t n;
-  char *json = slurp(rel, &n);
-  th_err err = {0};
-  th_collateral *c = th_collateral_parse(json, n, &err);
-  if (!c) fail_msg("%s: %s", rel, err.message);
-  free(json);
-  return c;
-}
 
 /* Verifies; returns 0/-1 and fills r/err. */
 static int run(const uint8_t *bytes, size_t len, th_collateral *col, int64_t now,
@@ -80,6 +30,12 @@ static int run(const uint8_t *bytes, size_t len, th_collateral *col, int64_t now
   }
   th_verify_opts opts = {.now = now};
   return th_verify_quote(&q, col, &opts, r, err);
+}
+
+/* Drops the checks the verifier remembers in the collateral, after its signed bytes changed. */
+static void forget_checks(th_collateral *c) {
+  if (c->memo_free) c->memo_free(c->memo);
+  c->memo = NULL;
 }
 
 static void expect_ok(const uint8_t *b, size_t n, th_collateral *col, int64_t now,
@@ -105,8 +61,8 @@ static void expect_fail(const uint8_t *b, size_t n, th_collateral *col, int64_t 
 static void tdx_quote_is_up_to_date(void **state) {
   (void)state;
   size_t n;
-  uint8_t *b = load_quote("dcap/tdx_quote", &n);
-  th_collateral *col = load_collateral("dcap/tdx_quote_collateral.json");
+  uint8_t *b = vector_quote("dcap/tdx_quote", &n);
+  th_collateral *col = vector_collateral("dcap/tdx_quote_collateral.json");
   th_verify_result r;
   th_err err = {0};
   assert_int_equal(run(b, n, col, 1752000000, &r, &err), 0);
@@ -139,8 +95,8 @@ static void tdx_quote_is_up_to_date(void **state) {
 static void sgx_quote_needs_configuration_and_sw_hardening(void **state) {
   (void)state;
   size_t n;
-  uint8_t *b = load_quote("dcap/sgx_quote", &n);
-  th_collateral *col = load_collateral("dcap/sgx_quote_collateral.json");
+  uint8_t *b = vector_quote("dcap/sgx_quote", &n);
+  th_collateral *col = vector_collateral("dcap/sgx_quote_collateral.json");
   th_verify_result r;
   th_err err = {0};
   assert_int_equal(run(b, n, col, 1752000000, &r, &err), 0);
@@ -162,15 +118,15 @@ static void sgx_quote_needs_configuration_and_sw_hardening(void **state) {
 static void outdated_v5_quote_matches_no_tcb_level(void **state) {
   (void)state;
   size_t n;
-  uint8_t *b = load_quote("dcap/tdx_quote_outdated", &n);
-  th_collateral *col = load_collateral("dcap/tdx_quote_outdated_collateral.json");
+  uint8_t *b = vector_quote("dcap/tdx_quote_outdated", &n);
+  th_collateral *col = vector_collateral("dcap/tdx_quote_outdated_collateral.json");
   expect_fail(b, n, col, 1773000000, TH_CHECK_TCB_LEVEL, "no matching TCB level found");
   expect_fail(b, n, col, 1771412331, TH_CHECK_TCB_LEVEL, "no matching TCB level found");
   expect_fail(b, n, col, 1774003274, TH_CHECK_TCB_LEVEL, "no matching TCB level found");
   expect_fail(b, n, col, 1771412330, TH_CHECK_TCB_INFO, "in the future");
   expect_fail(b, n, col, 1774003336, TH_CHECK_QE_IDENTITY, "expired");
   expect_fail(b, n, col, 1774004332, TH_CHECK_TCB_INFO, "expired");
-  th_collateral *other = load_collateral("dcap/tdx_quote_collateral.json");
+  th_collateral *other = vector_collateral("dcap/tdx_quote_collateral.json");
   expect_fail(b, n, other, 1752000000, TH_CHECK_PCK_CHAIN, "not yet valid");
   th_collateral_unref(other);
   th_collateral_unref(col);
@@ -180,8 +136,8 @@ static void outdated_v5_quote_matches_no_tcb_level(void **state) {
 static void dstack_quote_report_is_up_to_date(void **state) {
   (void)state;
   size_t n;
-  uint8_t *b = load_report_quote(&n);
-  th_collateral *col = load_collateral("dcap/tdx_quote_outdated_collateral.json");
+  uint8_t *b = vector_quote("dstack/quote-report.json", &n);
+  th_collateral *col = vector_collateral("dcap/tdx_quote_outdated_collateral.json");
   expect_ok(b, n, col, 1773000000, "UpToDate");
   expect_ok(b, n, col, 1771412331, "UpToDate");
   expect_ok(b, n, col, 1774003274, "UpToDate");
@@ -193,10 +149,10 @@ static void dstack_quote_report_is_up_to_date(void **state) {
 static void old_hex_quotes_match_no_tcb_level(void **state) {
   (void)state;
   const char *files[] = {"dcap/tdx-quote.hex", "dcap/quote-from-tappd.hex"};
-  th_collateral *col = load_collateral("dcap/tdx_quote_collateral.json");
+  th_collateral *col = vector_collateral("dcap/tdx_quote_collateral.json");
   for (int i = 0; i < 2; i++) {
     size_t n;
-    uint8_t *b = load_quote(files[i], &n);
+    uint8_t *b = vector_quote(files[i], &n);
     assert_int_equal(n, 5006);
     expect_fail(b, n, col, 1752000000, TH_CHECK_TCB_LEVEL, "no matching TCB level found");
     free(b);
@@ -207,10 +163,10 @@ static void old_hex_quotes_match_no_tcb_level(void **state) {
 static void wrong_collateral_and_wrong_root_are_rejected(void **state) {
   (void)state;
   size_t n, sn;
-  uint8_t *b = load_quote("dcap/tdx_quote", &n);
-  uint8_t *s = load_quote("dcap/sgx_quote", &sn);
-  th_collateral *tdx = load_collateral("dcap/tdx_quote_collateral.json");
-  th_collateral *sgx = load_collateral("dcap/sgx_quote_collateral.json");
+  uint8_t *b = vector_quote("dcap/tdx_quote", &n);
+  uint8_t *s = vector_quote("dcap/sgx_quote", &sn);
+  th_collateral *tdx = vector_collateral("dcap/tdx_quote_collateral.json");
+  th_collateral *sgx = vector_collateral("dcap/sgx_quote_collateral.json");
   expect_fail(b, n, sgx, 1752000000, TH_CHECK_QE_IDENTITY, "does not fit a TDX quote");
   expect_fail(s, sn, tdx, 1752000000, TH_CHECK_QE_IDENTITY, "does not fit an SGX quote");
   /* a trust anchor that is not Intel's: the PCK CA certificate itself */
@@ -227,7 +183,7 @@ static void wrong_collateral_and_wrong_root_are_rejected(void **state) {
   assert_int_equal(r.failed_check, TH_CHECK_TCB_INFO);
   assert_non_null(strstr(err.message, "untrusted root"));
   /* the Intel root as anchor with a CRL set that has no CRL of it: root check fails first */
-  th_collateral *no_root_crl = load_collateral("dcap/tdx_quote_collateral.json");
+  th_collateral *no_root_crl = vector_collateral("dcap/tdx_quote_collateral.json");
   X509_CRL *saved = no_root_crl->root_ca_crl;
   no_root_crl->root_ca_crl = NULL;
   opts.root = NULL;
@@ -251,8 +207,8 @@ static void wrong_collateral_and_wrong_root_are_rejected(void **state) {
 static void mutations_fail_the_named_check(void **state) {
   (void)state;
   size_t n;
-  uint8_t *orig = load_quote("dcap/tdx_quote", &n);
-  th_collateral *col = load_collateral("dcap/tdx_quote_collateral.json");
+  uint8_t *orig = vector_quote("dcap/tdx_quote", &n);
+  th_collateral *col = vector_collateral("dcap/tdx_quote_collateral.json");
   struct {
     size_t off;
     int check;
@@ -286,6 +242,23 @@ static void mutations_fail_the_named_check(void **state) {
   free(orig);
 }
 
+/* For the byte-flip sweeps: verifies at 1752000000 and returns 0 when check `want` (-1: a parse
+ * error) fails, else prints what happened to byte `off` of `what` and returns 1. */
+static int misses_check(const uint8_t *b, size_t n, th_collateral *col, int want, const char *what,
+                        size_t off) {
+  th_verify_result r;
+  th_err err = {0};
+  if (run(b, n, col, 1752000000, &r, &err) == 0) {
+    th_verify_result_clear(&r);
+    print_error("%s byte %zu flipped: still verifies\n", what, off);
+    return 1;
+  }
+  if (r.failed_check == want) return 0;
+  print_error("%s byte %zu flipped: '%s' (want check '%s')\n", what, off, err.message,
+              want < 0 ? "parse" : th_verify_check_name(want));
+  return 1;
+}
+
 /* Which check must fail when byte `off` of tdx_quote flips (layout: spec 1.7, n = 32). */
 static int expected_check(size_t off) {
   if (off < 2 || (off >= 4 && off < 8)) return -1;             /* version, tee type: parse */
@@ -307,8 +280,8 @@ static int expected_check(size_t off) {
 static void every_byte_flip_fails_the_right_check(void **state) {
   (void)state;
   size_t n;
-  uint8_t *orig = load_quote("dcap/tdx_quote", &n);
-  th_collateral *col = load_collateral("dcap/tdx_quote_collateral.json");
+  uint8_t *orig = vector_quote("dcap/tdx_quote", &n);
+  th_collateral *col = vector_collateral("dcap/tdx_quote_collateral.json");
   /* up to the last END line: the newline and NUL after it and the padding are not signed */
   const size_t end = 4936 - 2;
   uint8_t *b = malloc(n);
@@ -316,19 +289,7 @@ static void every_byte_flip_fails_the_right_check(void **state) {
   for (size_t off = 0; off < end; off++) {
     memcpy(b, orig, n);
     b[off] ^= 1;
-    th_verify_result r;
-    th_err err = {0};
-    int rc = run(b, n, col, 1752000000, &r, &err);
-    int want = expected_check(off);
-    if (rc == 0) {
-      th_verify_result_clear(&r);
-      print_error("byte %zu flipped: still verifies\n", off);
-      failures++;
-    } else if (r.failed_check != want) {
-      print_error("byte %zu flipped: '%s' (want check '%s')\n", off, err.message,
-                  want < 0 ? "parse" : th_verify_check_name(want));
-      failures++;
-    }
+    failures += misses_check(b, n, col, expected_check(off), "quote", off);
   }
   assert_int_equal(failures, 0);
   free(b);
@@ -339,11 +300,9 @@ static void every_byte_flip_fails_the_right_check(void **state) {
 /* Every byte of the signed collateral texts and of their signatures matters. */
 static void collateral_byte_flips_fail(void **state) {
   (void)state;
-  size_t n, jn;
-  uint8_t *b = load_quote("dcap/tdx_quote", &n);
-  char *json = slurp("dcap/tdx_quote_collateral.json", &jn);
-  th_collateral *good = th_collateral_parse(json, jn, &(th_err){0});
-  assert_non_null(good);
+  size_t n;
+  uint8_t *b = vector_quote("dcap/tdx_quote", &n);
+  th_collateral *good = vector_collateral("dcap/tdx_quote_collateral.json");
   /* flip each byte of tcb_info / qe_identity (as stored, signed) and of the signatures */
   struct {
     const char *name;
@@ -355,19 +314,9 @@ static void collateral_byte_flips_fail(void **state) {
     int failures = 0;
     for (size_t off = 0; off < len; off++) {
       text[off] ^= 1;
-      if (good->memo_free) good->memo_free(good->memo);
-      good->memo = NULL;
-      th_verify_result r;
-      th_err err = {0};
-      int rc = run(b, n, good, 1752000000, &r, &err);
+      forget_checks(good);
+      failures += misses_check(b, n, good, fields[f].check, fields[f].name, off);
       text[off] ^= 1;
-      if (rc == 0) {
-        th_verify_result_clear(&r);
-        failures++;
-      } else if (r.failed_check != fields[f].check) {
-        print_error("%s byte %zu: %s\n", fields[f].name, off, err.message);
-        failures++;
-      }
     }
     assert_int_equal(failures, 0);
   }
@@ -375,22 +324,20 @@ static void collateral_byte_flips_fail(void **state) {
     uint8_t *sig = f == 0 ? good->tcb_info_signature : good->qe_identity_signature;
     for (int off = 0; off < 64; off++) {
       sig[off] ^= 1;
-      if (good->memo_free) good->memo_free(good->memo);
-      good->memo = NULL;
+      forget_checks(good);
       expect_fail(b, n, good, 1752000000, fields[f].check, "signature is invalid");
       sig[off] ^= 1;
     }
   }
   th_collateral_unref(good);
-  free(json);
   free(b);
 }
 
 static void memo_gives_same_answers(void **state) {
   (void)state;
   size_t n;
-  uint8_t *b = load_quote("dcap/tdx_quote", &n);
-  th_collateral *col = load_collateral("dcap/tdx_quote_collateral.json");
+  uint8_t *b = vector_quote("dcap/tdx_quote", &n);
+  th_collateral *col = vector_collateral("dcap/tdx_quote_collateral.json");
   for (int i = 0; i < 3; i++) expect_ok(b, n, col, 1752000000 + i, "UpToDate");
   /* outside the window remembered by the memo, the chain is checked again */
   expect_fail(b, n, col, 1752919235, TH_CHECK_PCK_CHAIN, "CRL has expired");
@@ -406,8 +353,8 @@ static void memo_gives_same_answers(void **state) {
 static void cache_gives_same_answers(void **state) {
   (void)state;
   size_t n, jn;
-  uint8_t *b = load_quote("dcap/tdx_quote", &n);
-  char *json = slurp("dcap/tdx_quote_collateral.json", &jn);
+  uint8_t *b = vector_quote("dcap/tdx_quote", &n);
+  char *json = vector_read("dcap/tdx_quote_collateral.json", &jn);
   th_x509_cache *cache = th_x509_cache_new(16);
   th_verify_opts opts = {.now = 1752000000, .cache = cache};
   th_quote q;
@@ -424,8 +371,7 @@ static void cache_gives_same_answers(void **state) {
     assert_int_equal(th_verify_quote(&q, c, &opts, &r, &err), -1);
     assert_non_null(strstr(err.message, "CRL has expired"));
     c->tcb_info_json[10] ^= 1; /* changed signed bytes: the remembered signature must not apply */
-    if (c->memo_free) c->memo_free(c->memo);
-    c->memo = NULL;
+    forget_checks(c);
     opts.now = 1752000000;
     assert_int_equal(th_verify_quote(&q, c, &opts, &r, &err), -1);
     assert_int_equal(r.failed_check, TH_CHECK_TCB_INFO);
@@ -448,7 +394,7 @@ static void cache_gives_same_answers(void **state) {
 static void built_in_root_is_intels(void **state) {
   (void)state;
   size_t n;
-  char *der = slurp("dcap/TrustedRootCA.der", &n);
+  char *der = vector_read("dcap/TrustedRootCA.der", &n);
   assert_int_equal(n, TH_INTEL_ROOT_CA_DER_LEN);
   assert_memory_equal(der, TH_INTEL_ROOT_CA_DER, n);
   free(der);
