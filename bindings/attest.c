@@ -292,6 +292,18 @@ static void fetch_done(void *ud, th_collateral *col, const th_err *err) {
   th_wait_ready(&op->wait);
 }
 
+/* An op whose wait is ready to yield on (or to be freed with fetch_op_free). Raises only when
+ * out of memory, before anything else is held. */
+static fetch_op *new_op(lua_State *L, attest_state *st, const char *what) {
+  fetch_op *op = calloc(1, sizeof *op);
+  if (!op) luaL_error(L, "%s: out of memory", what);
+  op->wait.what = what;
+  op->wait.push = fetch_push;
+  op->wait.release = fetch_release;
+  op->st = st;
+  return op;
+}
+
 /* Raises on misuse before anything is allocated, so no error can leak an op. Returns whether
  * the collateral must be fetched (not given, root not "simulator"). */
 static int check_verify_args(lua_State *L) {
@@ -325,12 +337,7 @@ static int l_verify(lua_State *L) {
   int must_fetch = check_verify_args(L);
   if (must_fetch) th_wait_check(L, "attest.verify");
   attest_state *st = attest_state_get(L);
-  fetch_op *op = calloc(1, sizeof *op);
-  if (!op) return luaL_error(L, "attest.verify: out of memory");
-  op->wait.what = "attest.verify";
-  op->wait.push = fetch_push;
-  op->wait.release = fetch_release;
-  op->st = st;
+  fetch_op *op = new_op(L, st, "attest.verify");
   op->opts.now = lua_isnil(L, 3) ? (int64_t)time(NULL) : (int64_t)lua_tointeger(L, 3);
   op->opts.allow_debug = lua_toboolean(L, 4);
   op->opts.allow_service_td = lua_toboolean(L, 5);
@@ -379,12 +386,7 @@ static int l_fetch_collateral(lua_State *L) {
   }
   th_wait_check(L, "attest.fetch_collateral");
   attest_state *st = attest_state_get(L);
-  fetch_op *op = calloc(1, sizeof *op);
-  if (!op) return luaL_error(L, "attest.fetch_collateral: out of memory");
-  op->wait.what = "attest.fetch_collateral";
-  op->wait.push = fetch_push;
-  op->wait.release = fetch_release;
-  op->st = st;
+  fetch_op *op = new_op(L, st, "attest.fetch_collateral");
   op->fetch_only = 1;
   th_err err = {0};
   size_t len;

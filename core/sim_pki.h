@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "quote.h"
 
 typedef struct th_sim_pki th_sim_pki;
 
@@ -42,27 +43,16 @@ enum th_sim_collateral_flags {
  * TCB info and QE identity are re-signed on every call. */
 char *th_sim_pki_collateral_json(th_sim_pki *pki, int64_t t, int flags, size_t *len, th_err *err);
 
-/* What goes into a quote's TD report. th_sim_td_defaults() fills the spec 4.6 defaults
- * (TEE_TCB_SVN 06 01 03, fixed MRSEAM, TDATTRIBUTES SEPT_VE_DISABLE, XFAM e7 02 06, the rest
- * zero); callers then set MRTD, RTMRs, REPORTDATA… and may change any field for tests. */
-typedef struct th_sim_td {
-  uint8_t tee_tcb_svn[16];
-  uint8_t mrseam[48];
-  uint8_t mrsignerseam[48];
-  uint8_t seam_attributes[8];
-  uint8_t td_attributes[8];
-  uint8_t xfam[8];
-  uint8_t mrtd[48];
-  uint8_t mrconfigid[48];
-  uint8_t mrowner[48];
-  uint8_t mrownerconfig[48];
-  uint8_t rtmr[4][48];
-  uint8_t reportdata[64];
-} th_sim_td;
+/* What goes into a quote's TD report: the parser's own struct (core/quote.h), so a parsed quote's
+ * fields and a generated one's are the same thing. th_sim_td_defaults() fills the spec 4.6
+ * defaults (TEE_TCB_SVN 06 01 03, fixed MRSEAM, TDATTRIBUTES SEPT_VE_DISABLE, XFAM e7 02 06, the
+ * rest zero); callers then set MRTD, RTMRs, REPORTDATA… and may change any field for tests.
+ * TEE_TCB_SVN2 and MRSERVICETD are used by version 5 quotes only. */
+typedef th_td_report th_sim_td;
 void th_sim_td_defaults(th_sim_td *td);
 
 /* A complete quote: version 4 (TD 1.0, 632 signed bytes) or 5 (TD 1.5 body type 3, 702 signed
- * bytes, zero TEE_TCB_SVN2/MRSERVICETD). One ECDSA signature per call; *out malloc'd. */
+ * bytes, TEE_TCB_SVN2/MRSERVICETD from td). One ECDSA signature per call; *out malloc'd. */
 int th_sim_pki_quote(th_sim_pki *pki, const th_sim_td *td, int version, uint8_t **out,
                      size_t *out_len, th_err *err);
 

@@ -11,13 +11,10 @@
 #include "ecdsa.h"
 #include "sim_pki_internal.h"
 
-#define QE_REPORT_SIZE 384
+#define QE_REPORT_SIZE TH_SGX_REPORT_SIZE
 #define QE_AUTH_SIZE 32
-#define TD10_SIZE 584
-#define TD15_EXTRA 64 /* TEE_TCB_SVN2 (16) + MRSERVICETD (48), zero */
-
-static const uint8_t INTEL_QE_VENDOR_ID[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
-                                               0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
+#define TD10_SIZE TH_TD10_REPORT_SIZE
+#define TD15_EXTRA (TH_TD15_REPORT_SIZE - TH_TD10_REPORT_SIZE) /* TEE_TCB_SVN2 + MRSERVICETD */
 
 /* SHA-384("teehost simulated TDX module"): the simulated module's MRSEAM. */
 static const uint8_t SIM_MRSEAM[48] = {
@@ -102,8 +99,8 @@ void th_sim_td_defaults(th_sim_td *td) {
   td->xfam[2] = 0x06;
 }
 
-/* The 584-byte TD report 1.0 body in spec 1.4 order. */
-static void td_body(uint8_t *p, const th_sim_td *td) {
+/* The TD report body in spec 1.4 order (584 bytes), and for TD 1.5 the 64 bytes of 1.5. */
+static void td_body(uint8_t *p, const th_sim_td *td, int td15) {
 #define PUT(field) (memcpy(p, td->field, sizeof td->field), p += sizeof td->field)
   PUT(tee_tcb_svn);
   PUT(mrseam);
@@ -117,6 +114,10 @@ static void td_body(uint8_t *p, const th_sim_td *td) {
   PUT(mrownerconfig);
   PUT(rtmr);
   PUT(reportdata);
+  if (td15) {
+    PUT(tee_tcb_svn2);
+    PUT(mrservicetd);
+  }
 #undef PUT
 }
 
@@ -133,13 +134,13 @@ int th_sim_pki_quote(th_sim_pki *pki, const th_sim_td *td, int version, uint8_t 
   put_u16(q, (unsigned)version);
   put_u16(q + 2, 2);    /* ECDSA-256 with P-256 */
   put_u32(q + 4, 0x81); /* TDX */
-  memcpy(q + 12, INTEL_QE_VENDOR_ID, 16);
+  memcpy(q + 12, TH_INTEL_QE_VENDOR_ID, 16);
   memcpy(q + 28, pki->qe_id, 16);
   if (version == 5) {
     put_u16(q + 48, 3); /* TD report 1.5 */
     put_u32(q + 50, TD10_SIZE + TD15_EXTRA);
   }
-  td_body(q + body_off, td);
+  td_body(q + body_off, td, version == 5);
   uint8_t *s = q + signed_len;
   put_u32(s, (uint32_t)sig_len);
   s += 4;
