@@ -56,7 +56,7 @@ static int read_chain(const char *pem, size_t n, STACK_OF(X509) *chain, const ch
     if (n - i < blen || memcmp(pem + i, PEM_BEGIN, blen) != 0)
       return th_err_set(err, TH_EBADDATA, "%s: unexpected text at byte %zu (want %s)", what, i,
                         PEM_BEGIN);
-    const char *end = memmem(pem + i, n - i, PEM_END, elen);
+    const char *end = memmem(pem + i + blen, n - i - blen, PEM_END, elen); /* after BEGIN */
     if (!end) return th_err_set(err, TH_EBADDATA, "%s: certificate %d has no END line", what, idx);
     /* the body between the two lines is base64 only: a damaged END line must not let one
      * block swallow the next certificate */

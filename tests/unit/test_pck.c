@@ -134,6 +134,9 @@ static void test_pem_empty_and_garbage(void **state) {
   expect_pem_error(NULL, 0, "test chain: no certificate in the PEM chain");
   const char *bad = "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
   expect_pem_error(bad, strlen(bad), "test chain: certificate 1 of the PEM chain is malformed");
+  /* found by fuzz_pck: an END line overlapping the BEGIN line's dashes */
+  const char *overlap = "-----BEGIN CERTIFICATE---------END CERTIFICATE-----\n";
+  expect_pem_error(overlap, strlen(overlap), "test chain: certificate 1 has no END line");
 }
 
 static void test_pem_truncated(void **state) {
