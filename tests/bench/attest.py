@@ -12,7 +12,8 @@ alike). The simulator PKI is created in a temporary TEEHOST_HOME (0700), removed
    now=1752000000 (inside their collateral's windows), S seconds per case:
      teehost parsed    the collateral parsed once (attest.collateral), the object reused;
      teehost unparsed  the collateral JSON text given to every verify and parsed every time
-                       (tests/bench/verify.lua explains how it defeats attest's parse cache);
+                       (tests/bench/verify.lua explains how it defeats attest's parse cache;
+                       decoded certificates and verified chains carry over, as in production);
      dcap-qvl          verify(quote, collateral, now) with the collateral JSON as an object
                        (tests/bench/qvl_verify.js), which re-parses everything on every call;
    with the ratios teehost/dcap-qvl (the issue's target: at least 10x).

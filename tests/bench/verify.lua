@@ -4,10 +4,13 @@
 -- Prints one JSON line per case: {"case":…, "verifies_per_s"|"quotes_per_s":…, "status":…}.
 -- Cases for a quote file:
 --   parsed    attest.collateral(json) once, the Collateral object reused by every verify;
---   unparsed  the JSON text passed to every verify, parsed (JSON, PEM, CRLs) every time. attest
---             caches parsed collateral by SHA-256 of the text in 8 FIFO slots, so the text cycles
---             through 64 variants (json .. i % 64 trailing spaces, still valid JSON): each variant
---             has been evicted by the time it comes round again, so every call is a cache miss.
+--   unparsed  the JSON text passed to every verify and parsed every time (JSON, hex, CRLs, TCB
+--             info, QE identity, a new collateral object with an empty memo). attest caches parsed
+--             collateral by SHA-256 of the text in 8 FIFO slots, so the text cycles through 64
+--             variants (json .. i % 64 trailing spaces, still valid JSON): every call is a miss.
+--             What a long-running verifier keeps does carry over, as it would in production: the
+--             per-host certificate cache (identical PEM blocks decode once) and the verified
+--             chain/signature results for the same bytes within their validity window.
 -- --generate: attest.simulator_quote (v4, a fresh reportdata each time) per second, then the rate
 -- of verifying such quotes against the simulator root and its collateral. The simulator PKI lives
 -- under $TEEHOST_HOME/simulator (created on first use, outside the timing).
