@@ -9,6 +9,7 @@ void th_open_modules(lua_State *L) {
       {"json", luaopen_json},
       {"http", luaopen_http},
       {"attest", luaopen_attest},
+      {"phala", luaopen_phala},
       {NULL, NULL},
   };
   for (const luaL_Reg *m = modules; m->name; m++) {
