@@ -8,6 +8,8 @@
  * error, 2 usage error, 130 interrupted. */
 #include <cJSON.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
@@ -234,7 +236,16 @@ static void raise_fd_limit(void) {
   }
 }
 
+/* A process started with stdin, stdout or stderr closed would hand those numbers to the first
+ * sockets it opens, and libuv refuses to close descriptors 0-2 (it asserts). /dev/null fills the
+ * gaps, as daemons do. */
+static void open_standard_fds(void) {
+  for (int fd = 0; fd <= 2; fd++)
+    if (fcntl(fd, F_GETFD) == -1 && errno == EBADF && open("/dev/null", O_RDWR) != fd) _exit(EXIT_SCRIPT);
+}
+
 int main(int argc, char **argv) {
+  open_standard_fds();
   signal(SIGPIPE, SIG_IGN); /* a closed socket is an error to report, not a reason to die */
   raise_fd_limit();
   if (argc < 2) return isatty(0) ? cmd_repl() : run_lua('f', "-", "-", 0, NULL);

@@ -4,6 +4,8 @@
 . "$(dirname "$0")/lib.sh"
 T=$TEEHOST
 
+check "a closed stdin is no crash (fds 0-2 are reopened on /dev/null)" 0 "ok" "" -- bash -c \
+  "'$T' -e 'local s = assert(http.serve{port = 0, handler = print}); s:close(); print(\"ok\")' <&-"
 check "--version names teehost and Lua" 0 "teehost 0.1.0 (Lua 5.4" "" -- "$T" --version
 check "-e runs a chunk" 0 "2" "" -- "$T" -e 'print(1 + 1)'
 check "help lists the commands" 0 "repl" "" -- "$T" help
