@@ -39,6 +39,8 @@
 #define TEEHOST_VERSION "dev"
 #endif
 
+int phala_util_open(lua_State *L); /* bindings/phala_util.c: parse_env, compose_hash, … */
+
 #define CLIENT_MT "teehost.PhalaClient"
 #define DEFAULT_REF "teehost.phala.default"
 #define NO_KEY_MSG "Phala Cloud: no API key: set PHALA_CLOUD_API_KEY or run `teehost phala auth login`"
@@ -839,6 +841,7 @@ int luaopen_phala(lua_State *L) {
                                    {"env_public_key", l_env_public_key},
                                    {NULL, NULL}};
   luaL_newlib(L, funcs);
+  phala_util_open(L);
   add_endpoints(L, 0);
   lua_pushliteral(L, TH_PHALA_DEFAULT_BASE_URL);
   lua_setfield(L, -2, "DEFAULT_BASE_URL");
