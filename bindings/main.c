@@ -97,7 +97,7 @@ static void usage(FILE *out) {
           "\nOptions: %s\n"
           "Environment: TEEHOST_HOME (default ~/.teehost), TEEHOST_PATH (load scripts/ from "
           "this checkout)\n"
-          "Modules (globals, also via require): task, http, json\n",
+          "Modules (globals, also via require): task, http, json, attest, phala\n",
           options_list);
 }
 
