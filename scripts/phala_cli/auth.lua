@@ -52,10 +52,8 @@ local function status(args, name)
     local k = phala.key_info()
     source = k and (k.source == "env" and "PHALA_CLOUD_API_KEY" or (k.path or k.source)) or "?"
   end
-  if ctx.json then
-    common.print_json { apiUrl = c:base_url(), username = w.username, email = w.email, team_name = w.team_name,
-      team_tier = w.team_tier, credits = w.credits, granted_credits = w.granted_credits, key_from = source }
-  else
+  return common.output(ctx, { apiUrl = c:base_url(), username = w.username, email = w.email, team_name = w.team_name,
+    team_tier = w.team_tier, credits = w.credits, granted_credits = w.granted_credits, key_from = source }, function()
     common.rows {
       { "API", c:base_url() },
       { "Logged in as", common.str(w.username) .. (w.email and (" <" .. common.str(w.email) .. ">") or "") },
@@ -64,8 +62,7 @@ local function status(args, name)
         .. (w.granted_credits and (" (granted " .. common.str(w.granted_credits) .. ")") or "") },
       { "Key from", source },
     }
-  end
-  return 0
+  end)
 end
 
 local function login(args)
@@ -95,13 +92,10 @@ local function login(args)
   if os.getenv("PHALA_CLOUD_API_KEY") then
     common.warn("PHALA_CLOUD_API_KEY is set and takes precedence over the saved key")
   end
-  if ctx.json then
-    common.print_json { success = true, username = w.username, email = w.email, team_name = w.team_name,
-      saved_to = path }
-  else
+  return common.output(ctx, { success = true, username = w.username, email = w.email, team_name = w.team_name,
+    saved_to = path }, function()
     print(("Welcome %s! The API key works and is saved in %s"):format(w.username, path))
-  end
-  return 0
+  end)
 end
 
 local function logout(args)
@@ -114,11 +108,9 @@ local function logout(args)
   local ok, existed_or_err, code = phala.delete_key()
   if not ok then return common.fail(ctx, existed_or_err, code) end
   local path = dir .. "/api-key"
-  if ctx.json then
-    common.print_json { success = true, removed = existed_or_err, path = path }
-  else
+  common.output(ctx, { success = true, removed = existed_or_err, path = path }, function()
     print(existed_or_err and ("API key removed (" .. path .. ")") or ("No API key was saved (" .. path .. ")"))
-  end
+  end)
   if os.getenv("PHALA_CLOUD_API_KEY") then
     common.warn("PHALA_CLOUD_API_KEY is still set in the environment")
   end
@@ -131,15 +123,6 @@ local COMMANDS = {
 }
 
 return function(args, top)
-  local sub = args[1]
-  local rest = table.move(args, 2, #args, 1, {})
-  if top == "status" then return status(rest, "status") end
-  if sub == "--help" or sub == "-h" or sub == "help" then
-    print(GROUP_HELP)
-    return 0
-  end
-  if sub == nil then return common.usage("auth", "needs a command", GROUP_HELP) end
-  local run = COMMANDS[sub]
-  if not run then return common.usage("auth", "unknown command '" .. sub .. "'", GROUP_HELP) end
-  return run(rest)
+  if top == "status" then return status(table.move(args, 2, #args, 1, {}), "status") end
+  return common.dispatch("auth", args, COMMANDS, GROUP_HELP)
 end

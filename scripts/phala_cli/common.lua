@@ -88,6 +88,12 @@ function M.print_json(v)
   print(json.encode(v, { indent = 2 }))
 end
 
+-- Prints the result of a command: v as JSON with --json, else show(v) for people. Returns 0.
+function M.output(ctx, v, show)
+  if ctx.json then M.print_json(v) else show(v) end
+  return 0
+end
+
 -- A value for people: "-" for nil/null.
 function M.str(v)
   if v == nil or v == json.null then return "-" end
@@ -267,6 +273,19 @@ function M.cvm_ref(ctx, c, ref)
   return pick.hosted.app_id
 end
 
+-- The CVM ref and its current app-compose (GET cvms/<ref>/compose_file), whose failure is
+-- reported after why. Returns d, current, or nil and an exit status.
+function M.cvm_and_compose(ctx, c, ref, why)
+  local d, msg, code, info = c:get_cvm(ref)
+  if not d then return nil, M.fail(ctx, msg, code, info) end
+  local current
+  current, msg, code, info = c:get_compose_file(ref)
+  if type(current) ~= "table" then
+    return nil, M.fail(ctx, why .. tostring(msg or "not a JSON object"), code or "EPROTO", info)
+  end
+  return d, current
+end
+
 -- ---- waiting ------------------------------------------------------------------------------------
 
 -- --wait / --timeout: whether to wait, and for how long (seconds). Returns wait, timeout or nil,
@@ -302,6 +321,23 @@ function M.wait(ctx, c, ref, want, timeout, label)
   return d
 end
 
+-- The end of a command that (re)starts a CVM: with wait (nil, or the arguments ref, want,
+-- timeout, label of M.wait), waits and sets result.status; then prints result as JSON (--json)
+-- or, when given, show(result). Returns the exit status.
+function M.finish(ctx, c, result, wait, show)
+  if wait then
+    local d, drc = M.wait(ctx, c, table.unpack(wait))
+    if not d then return drc end
+    result.status = d.status
+  end
+  if ctx.json then
+    M.print_json(result)
+  elseif show then
+    show(result)
+  end
+  return 0
+end
+
 -- ---- env files ----------------------------------------------------------------------------------
 
 -- Reads and parses an env file. Returns {names=, vars={{key=, value=}…}}, or nil and a message.
@@ -317,6 +353,15 @@ function M.read_env(path)
     env.names[i] = v.name
     env.vars[i] = { key = v.name, value = v.value }
   end
+  return env
+end
+
+-- The file of -e/--env-file, read: env, or nil when none is given; or nil and an exit status.
+function M.env_file(ctx)
+  local path = ctx.opts["env-file"]
+  if not path then return nil end
+  local env, err = M.read_env(path)
+  if not env then return nil, M.fail(ctx, err, "EBADDATA") end
   return env
 end
 
@@ -339,6 +384,15 @@ function M.unreferenced(names, compose_text)
     end
   end
   return out
+end
+
+-- Warns about the names that compose_text never references (M.unreferenced).
+function M.warn_unreferenced(names, compose_text)
+  local unref = M.unreferenced(names, compose_text)
+  if #unref > 0 then
+    M.warn("not referenced in the compose file (docker compose passes them to no container): ",
+      table.concat(unref, ", "))
+  end
 end
 
 -- The change from the allowed_envs a CVM has to the ones it will have: {added=, removed=, kept=}.
@@ -381,6 +435,20 @@ function M.read_compose(ctx, path)
   if not text then return nil, M.fail(ctx, err, "ENOENT") end
   if text:match("^%s*$") then return nil, M.fail(ctx, path .. " is empty", "EINVAL") end
   return text
+end
+
+-- Runs the command of group that args[1] names in commands, with the rest of args; --help, -h
+-- and help print help. Returns the exit status.
+function M.dispatch(group, args, commands, help)
+  local sub = args[1]
+  if sub == "--help" or sub == "-h" or sub == "help" then
+    print(help)
+    return 0
+  end
+  if sub == nil then return M.usage(group, "needs a command", help) end
+  local run = commands[sub]
+  if not run then return M.usage(group, "unknown command '" .. sub .. "'", help) end
+  return run(table.move(args, 2, #args, 1, {}))
 end
 
 return M

@@ -92,12 +92,6 @@ local function show_cvm(d)
   }
 end
 
--- Prints the result of a command: JSON, or show(v) for people.
-local function output(ctx, v, show)
-  if ctx.json then common.print_json(v) else show(v) end
-  return 0
-end
-
 -- Parses args for command name: ctx and its CVM argument (nil when absent), or nil, status.
 local function parse(args, name, spec, want_cvm)
   local ctx, rc = common.parse(args, spec or {}, HELP[name], "cvms " .. name)
@@ -116,6 +110,34 @@ local function connect(ctx, arg)
   return c, ref
 end
 
+-- Parses args for command name (one CVM) and asks c:fn(ref): ctx and the answer, or nil, status.
+local function fetch(args, name, fn)
+  local ctx, arg = parse(args, name, {}, true)
+  if not ctx then return nil, arg end
+  local c, ref = connect(ctx, arg)
+  if not c then return nil, ref end
+  local v, msg, code, info = c[fn](c, ref)
+  if not v then return nil, common.fail(ctx, msg, code, info) end
+  return ctx, v
+end
+
+-- The end of a command that starts a CVM: vm shown and the line done printed (not with --json);
+-- with wait (nil, or the arguments ref, want, timeout, label of common.wait), waits; then vm, or
+-- what the wait gave, as JSON (--json). Returns the exit status.
+local function started(ctx, c, vm, done, wait)
+  if not ctx.json then
+    show_cvm(vm)
+    print(done)
+  end
+  if wait then
+    local d, drc = common.wait(ctx, c, table.unpack(wait))
+    if not d then return drc end
+    vm = d
+  end
+  if ctx.json then common.print_json(vm) end
+  return 0
+end
+
 -- ---- list, get, network, list-nodes -------------------------------------------------------------
 
 local function list(args)
@@ -126,7 +148,7 @@ local function list(args)
   local items, msg, code, info = c:list_cvms()
   if not items then return common.fail(ctx, msg, code, info) end
   if type(items) ~= "table" then return common.fail(ctx, "GET cvms: the answer is not a JSON array", "EPROTO") end
-  return output(ctx, items, function()
+  return common.output(ctx, items, function()
     if #items == 0 then return print("No CVMs found") end
     local rows = {}
     for i, item in ipairs(items) do
@@ -138,23 +160,15 @@ local function list(args)
 end
 
 local function get(args)
-  local ctx, arg = parse(args, "get", {}, true)
-  if not ctx then return arg end
-  local c, ref = connect(ctx, arg)
-  if not c then return ref end
-  local d, msg, code, info = c:get_cvm(ref)
-  if not d then return common.fail(ctx, msg, code, info) end
-  return output(ctx, d, show_cvm)
+  local ctx, d = fetch(args, "get", "get_cvm")
+  if not ctx then return d end
+  return common.output(ctx, d, show_cvm)
 end
 
 local function network(args)
-  local ctx, arg = parse(args, "network", {}, true)
-  if not ctx then return arg end
-  local c, ref = connect(ctx, arg)
-  if not c then return ref end
-  local n, msg, code, info = c:network(ref)
-  if not n then return common.fail(ctx, msg, code, info) end
-  return output(ctx, n, function()
+  local ctx, n = fetch(args, "network", "network")
+  if not ctx then return n end
+  return common.output(ctx, n, function()
     local urls = {}
     for _, u in ipairs(type(n.public_urls) == "table" and n.public_urls or {}) do
       urls[#urls + 1] = common.str(u.app)
@@ -197,17 +211,8 @@ local function action(name, args)
   local vm, msg, code, info = c[a.fn](c, ref)
   if not vm then return common.fail(ctx, msg, code, info) end
   if type(vm) ~= "table" then vm = { app_id = ref, status = "accepted" } end
-  if not ctx.json then
-    show_cvm(vm)
-    print(("✓ %s requested"):format(name))
-  end
-  if wait then
-    local d, drc = common.wait(ctx, c, vm.vm_uuid or ref, a.target, timeout, "CVM " .. common.str(vm.name or ref))
-    if not d then return drc end
-    vm = d
-  end
-  if ctx.json then common.print_json(vm) end
-  return 0
+  return started(ctx, c, vm, ("✓ %s requested"):format(name),
+    wait and { vm.vm_uuid or ref, a.target, timeout, "CVM " .. common.str(vm.name or ref) })
 end
 
 local function delete(args)
@@ -220,7 +225,7 @@ local function delete(args)
   if not ok then return crc end
   local done, msg, code, info = c:delete_cvm(ref)
   if not done then return common.fail(ctx, msg, code, info) end
-  return output(ctx, { success = true, deleted = ref }, function() print("✓ CVM " .. ref .. " deleted") end)
+  return common.output(ctx, { success = true, deleted = ref }, function() print("✓ CVM " .. ref .. " deleted") end)
 end
 
 -- ---- create (legacy, spec 3.4) ------------------------------------------------------------------
@@ -259,12 +264,8 @@ local function create(args)
   if wait == nil then return wrc end
   local compose, crc = common.read_compose(ctx, compose_path)
   if not compose then return crc end
-  local env
-  if o["env-file"] then
-    local err
-    env, err = common.read_env(o["env-file"])
-    if not env then return common.fail(ctx, err, "EBADDATA") end
-  end
+  local env, erc = common.env_file(ctx)
+  if erc then return erc end
   local c, clrc = common.client(ctx)
   if not c then return clrc end
   local avail, msg, code, info = c:nodes { v03x_only = true }
@@ -300,17 +301,9 @@ local function create(args)
   local vm
   vm, msg, code, info = c:create_cvm(body)
   if not vm then return common.fail(ctx, msg, code, info) end
-  if not ctx.json then
-    show_cvm(vm)
-    print(("✓ CVM is being created%s"):format(env and (" with " .. #env.names .. " encrypted env vars") or ""))
-  end
-  if wait then
-    local d, drc = common.wait(ctx, c, vm.vm_uuid or vm.app_id, "running", timeout, "CVM " .. name)
-    if not d then return drc end
-    vm = d
-  end
-  if ctx.json then common.print_json(vm) end
-  return 0
+  return started(ctx, c, vm,
+    ("✓ CVM is being created%s"):format(env and (" with " .. #env.names .. " encrypted env vars") or ""),
+    wait and { vm.vm_uuid or vm.app_id, "running", timeout, "CVM " .. name })
 end
 
 -- ---- upgrade (spec 3.5) -------------------------------------------------------------------------
@@ -329,27 +322,19 @@ local function upgrade(args)
   end
   local wait, timeout, wrc = common.wait_opts(ctx)
   if wait == nil then return wrc end
-  local compose, env
+  local compose
   if o.compose then
     local crc
     compose, crc = common.read_compose(ctx, o.compose)
     if not compose then return crc end
   end
-  if o["env-file"] then
-    local err
-    env, err = common.read_env(o["env-file"])
-    if not env then return common.fail(ctx, err, "EBADDATA") end
-  end
+  local env, erc = common.env_file(ctx)
+  if erc then return erc end
   local c, ref = connect(ctx, arg)
   if not c then return ref end
-  local d, msg, code, info = c:get_cvm(ref)
-  if not d then return common.fail(ctx, msg, code, info) end
-  local current
-  current, msg, code, info = c:get_compose_file(ref)
-  if type(current) ~= "table" then
-    return common.fail(ctx, "cannot read the CVM's current app-compose, so its allowed_envs would be lost: "
-      .. tostring(msg or "not a JSON object"), code or "EPROTO", info)
-  end
+  local d, current = common.cvm_and_compose(ctx, c, ref,
+    "cannot read the CVM's current app-compose, so its allowed_envs would be lost: ")
+  if not d then return current end
   local old_allowed = common.strings(current.allowed_envs)
   local new_allowed = env and env.names or old_allowed
   local manifest = { docker_compose_file = compose or current.docker_compose_file,
@@ -365,11 +350,7 @@ local function upgrade(args)
   end
   local diff = common.env_diff(old_allowed, new_allowed)
   common.show_env_diff(diff, env ~= nil)
-  local unref = common.unreferenced(new_allowed, manifest.docker_compose_file)
-  if #unref > 0 then
-    common.warn("not referenced in the compose file (docker compose passes them to no container): ",
-      table.concat(unref, ", "))
-  end
+  common.warn_unreferenced(new_allowed, manifest.docker_compose_file)
   local ok, crc = common.confirm(ctx, ("Upgrade CVM %s (app_%s)? It restarts with the new %s"):format(
     common.str(d.name), common.str(d.app_id), compose and env and "compose and env" or compose and "compose" or "env"))
   if not ok then return crc end
@@ -379,8 +360,7 @@ local function upgrade(args)
     if not hex then return common.fail(ctx, eerr, ecode) end
     body.encrypted_env, body.env_keys = hex, json.array(env.names)
   end
-  local r
-  r, msg, code, info = c:upgrade_cvm(ref, body)
+  local r, msg, code, info = c:upgrade_cvm(ref, body)
   if not r then return common.fail(ctx, msg, code, info) end
   local detail = type(r) == "table" and r.detail or nil
   if not ctx.json then
@@ -388,13 +368,7 @@ local function upgrade(args)
   end
   local result = { success = true, app_id = d.app_id, name = d.name, detail = detail, env_sent = env ~= nil,
                    allowed_envs = json.array(new_allowed), env_changes = diff }
-  if wait then
-    local w, drc = common.wait(ctx, c, d.vm_uuid or ref, "running", timeout, "CVM " .. common.str(d.name))
-    if not w then return drc end
-    result.status = w.status
-  end
-  if ctx.json then common.print_json(result) end
-  return 0
+  return common.finish(ctx, c, result, wait and { d.vm_uuid or ref, "running", timeout, "CVM " .. common.str(d.name) })
 end
 
 -- ---- resize (spec 3.6) --------------------------------------------------------------------------
@@ -433,13 +407,8 @@ local function resize(args)
   if not ctx.json then print("✓ Resize of " .. common.str(d.name) .. " accepted") end
   local result = { success = true, app_id = d.app_id, name = d.name, vcpu = body.vcpu, memory = body.memory,
                    disk_size = body.disk_size, allow_restart = body.allow_restart }
-  if wait and body.allow_restart then
-    local w, drc = common.wait(ctx, c, d.vm_uuid or ref, "running", timeout, "CVM " .. common.str(d.name))
-    if not w then return drc end
-    result.status = w.status
-  end
-  if ctx.json then common.print_json(result) end
-  return 0
+  return common.finish(ctx, c, result,
+    wait and body.allow_restart and { d.vm_uuid or ref, "running", timeout, "CVM " .. common.str(d.name) })
 end
 
 -- ---- attestation (spec 3.10) --------------------------------------------------------------------
@@ -495,15 +464,11 @@ local function show_attestation(a, check)
 end
 
 local function attestation(args)
-  local ctx, arg = parse(args, "attestation", {}, true)
-  if not ctx then return arg end
-  local c, ref = connect(ctx, arg)
-  if not c then return ref end
-  local a, msg, code, info = c:attestation(ref)
-  if not a then return common.fail(ctx, msg, code, info) end
+  local ctx, a = fetch(args, "attestation", "attestation")
+  if not ctx then return a end
   if type(a) ~= "table" then return common.fail(ctx, "the attestation answer is not a JSON object", "EPROTO") end
   local check = check_tcb(a.tcb_info)
-  output(ctx, a, function() show_attestation(a, check) end)
+  common.output(ctx, a, function() show_attestation(a, check) end)
   if not check.ok then
     io.stderr:write(common.PROG, " ", ctx.name, ": the event log measured compose hash ", common.str(check.measured),
       " but tcb_info.app_compose hashes to ", check.compose_hash, "\n")
@@ -527,12 +492,8 @@ local function replicate(args)
   if nrc then return nrc end
   local wait, timeout, wrc = common.wait_opts(ctx)
   if wait == nil then return wrc end
-  local env
-  if ctx.opts["env-file"] then
-    local err
-    env, err = common.read_env(ctx.opts["env-file"])
-    if not env then return common.fail(ctx, err, "EBADDATA") end
-  end
+  local env, erc = common.env_file(ctx)
+  if erc then return erc end
   local c, ref = connect(ctx, arg)
   if not c then return ref end
   local body = { teepod_id = node }
@@ -555,17 +516,8 @@ local function replicate(args)
   end
   local vm, msg, code, info = c:replicate(ref, next(body) and body or nil)
   if not vm then return common.fail(ctx, msg, code, info) end
-  if not ctx.json then
-    show_cvm(vm)
-    print("✓ Replica is being created")
-  end
-  if wait then
-    local d, drc = common.wait(ctx, c, vm.vm_uuid or ref, "running", timeout, "replica " .. common.str(vm.vm_uuid))
-    if not d then return drc end
-    vm = d
-  end
-  if ctx.json then common.print_json(vm) end
-  return 0
+  return started(ctx, c, vm, "✓ Replica is being created",
+    wait and { vm.vm_uuid or ref, "running", timeout, "replica " .. common.str(vm.vm_uuid) })
 end
 
 -- ---- dispatch -----------------------------------------------------------------------------------
@@ -576,14 +528,4 @@ local COMMANDS = {
 }
 for name in pairs(ACTIONS) do COMMANDS[name] = function(args) return action(name, args) end end
 
-return function(args)
-  local sub = args[1]
-  if sub == "--help" or sub == "-h" or sub == "help" then
-    print(group_help())
-    return 0
-  end
-  if sub == nil then return common.usage("cvms", "needs a command", group_help()) end
-  local run = COMMANDS[sub]
-  if not run then return common.usage("cvms", "unknown command '" .. sub .. "'", group_help()) end
-  return run(table.move(args, 2, #args, 1, {}))
-end
+return function(args) return common.dispatch("cvms", args, COMMANDS, group_help()) end

@@ -118,11 +118,9 @@ local function plan_of(ctx)
     if not text then return nil, crc end
     p.compose = text
   end
-  if o["env-file"] then
-    local env, err = common.read_env(o["env-file"])
-    if not env then return nil, common.fail(ctx, err, "EBADDATA") end
-    p.env = env
-  end
+  local env, erc = common.env_file(ctx)
+  if erc then return nil, erc end
+  p.env = env
   if o["pre-launch-script"] then
     local script, err = cli.read_file(o["pre-launch-script"])
     if not script then return nil, common.fail(ctx, err, "ENOENT") end
@@ -133,31 +131,20 @@ end
 
 local function names_of(p) return p.env and p.env.names or {} end
 
-local function warn_unreferenced(names, compose)
-  local unref = common.unreferenced(names, compose)
-  if #unref > 0 then
-    common.warn("not referenced in the compose file (docker compose passes them to no container): ",
-      table.concat(unref, ", "))
-  end
-end
-
 -- ---- --dry-run ----------------------------------------------------------------------------------
 
 local function dry_run(ctx, p)
   local text, hash, app_id = phala.build_compose { docker_compose = p.compose, name = p.name,
     allowed_envs = names_of(p), pre_launch_script = p.script }
   if not text then return common.fail(ctx, hash, app_id) end
-  warn_unreferenced(names_of(p), p.compose)
-  if ctx.json then
-    common.print_json { dry_run = true, name = p.name, app_compose = text, compose_hash = hash, app_id = app_id,
-      allowed_envs = json.array(names_of(p)) }
-  else
+  common.warn_unreferenced(names_of(p), p.compose)
+  return common.output(ctx, { dry_run = true, name = p.name, app_compose = text, compose_hash = hash,
+    app_id = app_id, allowed_envs = json.array(names_of(p)) }, function()
     print(text)
     common.rows { { "Compose hash", hash }, { "App ID", app_id .. " (centralized KMS; Phala KMS assigns its own)" } }
     common.note("Phala Cloud writes the app-compose itself and may add members (salt, gateway domain): "
       .. "`deploy` shows the hash it will measure before creating anything.")
-  end
-  return 0
+  end)
 end
 
 -- ---- new CVM (spec 3.7) -------------------------------------------------------------------------
@@ -196,7 +183,7 @@ local function create(ctx, c, p)
     common.note("Note: teehost does not read ./.phala/config or PHALA_CLOUD_CVM_UUID: this creates a new CVM ",
       "(pass --uuid CVM to update one)")
   end
-  warn_unreferenced(names_of(p), p.compose)
+  common.warn_unreferenced(names_of(p), p.compose)
   local avail, msg, code, info = c:nodes()
   if not avail then return common.fail(ctx, msg, code, info) end
   local node, image = pick_node(ctx, avail, p)
@@ -237,18 +224,10 @@ local function create(ctx, c, p)
   local result = { success = true, vm_uuid = vm.vm_uuid, name = vm.name or p.name, app_id = vm.app_id or prov.app_id,
     compose_hash = prov.compose_hash, node_id = node.teepod_id, image = image, allowed_envs = json.array(names_of(p)),
     dashboard_url = common.dashboard(uuid), status = vm.status }
-  if p.wait then
-    local d, drc = common.wait(ctx, c, uuid, "running", p.timeout, "CVM " .. result.name)
-    if not d then return drc end
-    result.status = d.status
-  end
-  if ctx.json then
-    common.print_json(result)
-  else
+  return common.finish(ctx, c, result, p.wait and { uuid, "running", p.timeout, "CVM " .. result.name }, function()
     common.rows { { "CVM ID", result.vm_uuid }, { "Name", result.name }, { "App ID", result.app_id },
       { "Compose hash", result.compose_hash }, { "Status", result.status }, { "Dashboard URL", result.dashboard_url } }
-  end
-  return 0
+  end)
 end
 
 -- ---- update (spec 3.8) --------------------------------------------------------------------------
@@ -259,14 +238,8 @@ local SENT = { "name", "kms_enabled", "public_logs", "public_sysinfo", "pre_laun
 local function update(ctx, c, p)
   local ref, rrc = common.cvm_ref(ctx, c, ctx.opts.uuid)
   if not ref then return rrc end
-  local d, msg, code, info = c:get_cvm(ref)
-  if not d then return common.fail(ctx, msg, code, info) end
-  local current
-  current, msg, code, info = c:get_compose_file(ref)
-  if type(current) ~= "table" then
-    return common.fail(ctx, "cannot read the CVM's app-compose: " .. tostring(msg or "not a JSON object"),
-      code or "EPROTO", info)
-  end
+  local d, current = common.cvm_and_compose(ctx, c, ref, "cannot read the CVM's app-compose: ")
+  if not d then return current end
   local old_allowed = common.strings(current.allowed_envs)
   local new_allowed = p.env and p.env.names or old_allowed
   local body = { docker_compose_file = p.compose or current.docker_compose_file,
@@ -279,14 +252,13 @@ local function update(ctx, c, p)
   end
   local diff = common.env_diff(old_allowed, new_allowed)
   common.show_env_diff(diff, p.env ~= nil)
-  warn_unreferenced(new_allowed, body.docker_compose_file)
+  common.warn_unreferenced(new_allowed, body.docker_compose_file)
   -- What the server should write: the current app-compose with these members replaced.
   local expected = {}
   for k, v in pairs(current) do expected[k] = v end
   for k, v in pairs(body) do expected[k] = v end
   local predicted = phala.compose_hash(expected)
-  local prov
-  prov, msg, code, info = c:provision_update(ref, body)
+  local prov, msg, code, info = c:provision_update(ref, body)
   if not prov then return common.fail(ctx, msg, code, info) end
   if type(prov) ~= "table" or type(prov.compose_hash) ~= "string" then
     return common.fail(ctx, "the compose provision gave no compose_hash", "EPROTO")
@@ -313,19 +285,12 @@ local function update(ctx, c, p)
   local result = { success = true, updated = true, vm_uuid = d.vm_uuid, name = d.name, app_id = d.app_id,
     compose_hash = prov.compose_hash, compose_hash_verified = verified, env_sent = p.env ~= nil,
     allowed_envs = json.array(new_allowed), env_changes = diff, dashboard_url = common.dashboard(d.vm_uuid or ref) }
-  if p.wait then
-    local w, drc = common.wait(ctx, c, d.vm_uuid or ref, "running", p.timeout, "CVM " .. common.str(d.name))
-    if not w then return drc end
-    result.status = w.status
-  end
-  if ctx.json then
-    common.print_json(result)
-  else
+  local wait = p.wait and { d.vm_uuid or ref, "running", p.timeout, "CVM " .. common.str(d.name) }
+  return common.finish(ctx, c, result, wait, function()
     common.rows { { "CVM ID", result.vm_uuid }, { "Name", result.name }, { "App ID", result.app_id },
       { "Compose hash", result.compose_hash }, { "Dashboard URL", result.dashboard_url } }
     print("✓ Update accepted: the CVM restarts with it")
-  end
-  return 0
+  end)
 end
 
 return function(args)

@@ -395,14 +395,4 @@ end
 
 local COMMANDS = { login = login, build = build, push = push, generate = generate }
 
-return function(args)
-  local sub = args[1]
-  if sub == "--help" or sub == "-h" or sub == "help" then
-    print(ALL_HELP)
-    return 0
-  end
-  if sub == nil then return common.usage("docker", "needs a command", ALL_HELP) end
-  local command = COMMANDS[sub]
-  if not command then return common.usage("docker", "unknown command '" .. sub .. "'", ALL_HELP) end
-  return command(table.move(args, 2, #args, 1, {}))
-end
+return function(args) return common.dispatch("docker", args, COMMANDS, ALL_HELP) end

@@ -58,14 +58,4 @@ local GROUPS = {
   logout = function(args) return require("phala_cli.auth")(prepend("logout", args)) end,
 }
 
-return function(args)
-  local cmd = args[1]
-  if cmd == nil then return common.usage("", "needs a command", HELP) end
-  if cmd == "--help" or cmd == "-h" or cmd == "help" then
-    print(HELP)
-    return 0
-  end
-  local run = GROUPS[cmd]
-  if not run then return common.usage("", "unknown command '" .. cmd .. "'", HELP) end
-  return run(table.move(args, 2, #args, 1, {}))
-end
+return function(args) return common.dispatch("", args, GROUPS, HELP) end

@@ -62,8 +62,7 @@ function M.list(ctx)
   if type(reply) ~= "table" then
     return common.fail(ctx, "GET teepods/available: the answer is not a JSON object", "EPROTO")
   end
-  if ctx.json then common.print_json(reply) else M.show(reply) end
-  return 0
+  return common.output(ctx, reply, M.show)
 end
 
 return setmetatable(M, { __call = function(_, args)
