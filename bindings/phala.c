@@ -32,14 +32,13 @@
 #include "modules.h"
 #include "phala_api.h"
 #include "phala_env.h"
+#include "phala_internal.h"
 #include "phala_key.h"
 #include "scheduler.h"
 
 #ifndef TEEHOST_VERSION
 #define TEEHOST_VERSION "dev"
 #endif
-
-int phala_util_open(lua_State *L); /* bindings/phala_util.c: parse_env, compose_hash, … */
 
 #define CLIENT_MT "teehost.PhalaClient"
 #define DEFAULT_REF "teehost.phala.default"
@@ -503,19 +502,6 @@ static int shape_body(lua_State *L, int idx, const char *fn, th_err *err) {
   return 0;
 }
 
-/* json.encode of the value at idx; the text stays on the stack. Raises on what JSON cannot
- * hold (a function, a cycle): that is a bug in the script. */
-static const char *encode(lua_State *L, int idx) {
-  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-  lua_getfield(L, -1, "json");
-  lua_getfield(L, -1, "encode");
-  lua_pushvalue(L, idx);
-  lua_call(L, 1, 1);
-  lua_replace(L, -3);
-  lua_pop(L, 1);
-  return lua_tostring(L, -1);
-}
-
 /* ---- module functions ---------------------------------------------------------------------- */
 
 /* Pushes the default client (made on first use from the environment), or nil, msg, code. */
@@ -551,7 +537,7 @@ static int body_arg(lua_State *L, const endpoint *e, int idx, const char *fn, co
   if (e->body == NO_BODY || (e->body == OPTIONAL_BODY && lua_isnoneornil(L, idx))) return 0;
   if (!lua_istable(L, idx)) luaL_error(L, "%s: the body must be a table, got %s", fn, luaL_typename(L, idx));
   if (shape_body(L, idx, fn, err) != 0) return -1;
-  *body = encode(L, idx);
+  *body = phala_json_encode(L, idx, NULL);
   return 0;
 }
 
@@ -586,7 +572,7 @@ static int l_call(lua_State *L) {
     return luaL_error(L, "phala.call: give a method and a path (strings)");
   const char *method = lua_tostring(L, 2), *path = lua_tostring(L, 3);
   const char *body = NULL;
-  if (lua_istable(L, 4)) body = encode(L, 4);
+  if (lua_istable(L, 4)) body = phala_json_encode(L, 4, NULL);
   else if (!lua_isnoneornil(L, 4)) body = luaL_checkstring(L, 4);
   return start_call(L, "phala.call", method, path, body);
 }

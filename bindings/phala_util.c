@@ -37,8 +37,20 @@
 #include "hex.h"
 #include "host.h"
 #include "phala_env.h"
+#include "phala_internal.h"
 
-int phala_util_open(lua_State *L);
+/* ---- shared with phala.c (phala_internal.h) ------------------------------------------------ */
+
+const char *phala_json_encode(lua_State *L, int idx, size_t *len) {
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_getfield(L, -1, "json");
+  lua_getfield(L, -1, "encode");
+  lua_pushvalue(L, idx);
+  lua_call(L, 1, 1);
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+  return luaL_checklstring(L, -1, len);
+}
 
 /* ---- .env ---------------------------------------------------------------------------------- */
 
@@ -75,18 +87,6 @@ static int l_parse_env(lua_State *L) {
 static const char *const FORMS[] = {"compact", "normalized", "legacy", "raw", NULL};
 enum { FORM_RAW = 3 };
 
-/* json.encode(t) of the table at idx, left on the stack. */
-static const char *encode_table(lua_State *L, int idx, size_t *len) {
-  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-  lua_getfield(L, -1, "json");
-  lua_getfield(L, -1, "encode");
-  lua_pushvalue(L, idx);
-  lua_call(L, 1, 1);
-  lua_replace(L, -3);
-  lua_pop(L, 1);
-  return luaL_checklstring(L, -1, len);
-}
-
 static int hash_of(const char *text, size_t len, char hash[TH_COMPOSE_HASH_HEX],
                    char app_id[TH_COMPOSE_APP_ID_HEX], th_err *err) {
   if (th_compose_hash_bytes(text, len, hash, err) != 0) return -1;
@@ -110,7 +110,7 @@ static int l_compose_hash(lua_State *L) {
   const char *text;
   if (lua_istable(L, 1)) {
     if (form == FORM_RAW) return luaL_argerror(L, 2, "\"raw\" needs the text, not a table");
-    text = encode_table(L, 1, &len);
+    text = phala_json_encode(L, 1, &len);
   } else if (lua_type(L, 1) == LUA_TSTRING) {
     text = lua_tolstring(L, 1, &len);
   } else {

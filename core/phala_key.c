@@ -7,18 +7,17 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "hex.h"
+#include "secret_file.h"
 
 #define FILE_MAX (64 * 1024)
 #define KEY_MAX 4096
@@ -53,43 +52,16 @@ static void trim(const char **s, size_t *n) {
   while (*n && is_blank((*s)[*n - 1])) (*n)--;
 }
 
+static const th_secret_words WORDS = {"Phala Cloud", "is accessible by group or others", 4,
+                                      "it holds your API key"};
+
 /* Reads a whole secret file into sodium_malloc'd memory after checking that it is a regular
  * file nobody else can read. Returns 1, 0 when it does not exist, -1 with err. */
 static int read_secret_file(const char *path, char **out, size_t *len, th_err *err) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return 0;
-    return th_err_set(err, TH_EIO, "Phala Cloud: cannot open %s: %s", path, strerror(errno));
-  }
-  struct stat st;
-  int rc = -1;
-  char *buf = NULL;
-  if (fstat(fd, &st) != 0) {
-    th_err_set(err, TH_EIO, "Phala Cloud: cannot read %s: %s", path, strerror(errno));
-  } else if (!S_ISREG(st.st_mode)) {
-    th_err_set(err, TH_EINVAL, "Phala Cloud: %s is not a regular file", path);
-  } else if (st.st_mode & 077) {
-    th_err_set(err, TH_EINVAL,
-               "Phala Cloud: %s is accessible by group or others (mode %04o); it holds your API key: "
-               "fix with `chmod 600 %s`", path, (unsigned)(st.st_mode & 07777), path);
-  } else if (st.st_size > FILE_MAX) {
-    th_err_set(err, TH_EINVAL, "Phala Cloud: %s is too large to be a key file", path);
-  } else if (sodium_init() < 0 || !(buf = sodium_malloc((size_t)st.st_size + 1))) {
-    th_err_set(err, TH_ENOMEM, "Phala Cloud: out of memory");
-  } else {
-    ssize_t got = read(fd, buf, (size_t)st.st_size);
-    if (got < 0) {
-      th_err_set(err, TH_EIO, "Phala Cloud: cannot read %s: %s", path, strerror(errno));
-    } else {
-      buf[got] = '\0';
-      *out = buf;
-      *len = (size_t)got;
-      buf = NULL;
-      rc = 1;
-    }
-  }
-  sodium_free(buf);
-  close(fd);
+  uint8_t *buf = NULL;
+  int rc = th_secret_read(&WORDS, path, TH_SECRET_PRIVATE | TH_SECRET_SODIUM, FILE_MAX, &buf, len,
+                          err);
+  if (rc == 1) *out = (char *)buf;
   return rc;
 }
 
@@ -361,58 +333,19 @@ void th_phala_key_clear(th_phala_key *k) {
 
 /* ---- saving -------------------------------------------------------------------------------- */
 
-/* dir exists, is ours and is 0700 afterwards. */
-static int prepare_dir(const char *dir, th_err *err) {
-  if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-    return th_err_set(err, TH_EIO, "Phala Cloud: cannot create %s: %s", dir, strerror(errno));
-  struct stat st;
-  if (stat(dir, &st) != 0)
-    return th_err_set(err, TH_EIO, "Phala Cloud: cannot read %s: %s", dir, strerror(errno));
-  if (!S_ISDIR(st.st_mode)) return th_err_set(err, TH_EINVAL, "Phala Cloud: %s is not a directory", dir);
-  if (st.st_uid != geteuid())
-    return th_err_set(err, TH_EINVAL, "Phala Cloud: %s belongs to another user", dir);
-  /* phala 1.0 created it 0755: tighten it, it holds secrets. */
-  if ((st.st_mode & 077) && chmod(dir, 0700) != 0)
-    return th_err_set(err, TH_EIO, "Phala Cloud: cannot chmod 700 %s: %s", dir, strerror(errno));
-  return 0;
-}
-
-static int write_all(int fd, const char *s, size_t n) {
-  while (n) {
-    ssize_t w = write(fd, s, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    s += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 int th_phala_key_save(const char *dir, const char *key, th_err *err) {
   if (!key || !key_ok(key, strlen(key)))
     return th_err_set(err, TH_EINVAL, "Phala Cloud: not an API key (empty, or characters other "
                                       "than printable ASCII)");
-  char tmp[600], final[600];
-  int n1 = snprintf(tmp, sizeof tmp, "%s/.api-key-XXXXXX", dir);
-  int n2 = snprintf(final, sizeof final, "%s/api-key", dir);
-  if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof tmp || (size_t)n2 >= sizeof final)
+  char final[600];
+  int n = snprintf(final, sizeof final, "%s/api-key", dir);
+  if (n < 0 || (size_t)n >= sizeof final)
     return th_err_set(err, TH_EINVAL, "Phala Cloud: key directory path too long");
-  if (prepare_dir(dir, err) != 0) return -1;
-  int fd = mkostemp(tmp, O_CLOEXEC); /* O_EXCL, mode 0600 */
-  if (fd < 0) return th_err_set(err, TH_EIO, "Phala Cloud: cannot create a file in %s: %s", dir, strerror(errno));
-  /* No trailing newline, like phala 1.0.35 writes it. */
-  if (fchmod(fd, 0600) != 0 || write_all(fd, key, strlen(key)) != 0 || fsync(fd) != 0) {
-    int e = errno;
-    close(fd);
-    unlink(tmp);
-    return th_err_set(err, TH_EIO, "Phala Cloud: cannot write %s: %s", final, strerror(e));
-  }
-  close(fd);
-  if (rename(tmp, final) != 0) {
-    int e = errno;
-    unlink(tmp);
-    return th_err_set(err, TH_EIO, "Phala Cloud: cannot write %s: %s", final, strerror(e));
-  }
+  /* phala 1.0 created the directory 0755: tighten it, it holds secrets. No trailing newline,
+   * like phala 1.0.35 writes the key. */
+  if (th_secret_dir(&WORDS, dir, 1, err) != 0 ||
+      th_secret_write(&WORDS, dir, "api-key", key, strlen(key), err) != 0)
+    return -1;
   return 0;
 }
 

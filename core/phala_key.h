@@ -10,8 +10,8 @@
  * SHA-256("hostname|platform|arch|cpu0 model|username"). That form is obfuscation, not
  * protection (anyone who can read the file can recompute the key) and breaks when the hostname
  * changes, so teehost reads it but writes plain text, protected the way ssh protects keys: a
- * 0600 file in a 0700 directory, written atomically. A key file that group or others may read
- * or write is refused with a message saying how to fix it.
+ * 0600 file in a 0700 directory, written atomically (core/secret_file). A key file that group
+ * or others may read or write is refused with a message saying how to fix it.
  *
  * Secrets: a loaded key lives in sodium_malloc'd memory and is wiped by th_phala_key_clear;
  * file buffers and decrypted bytes are wiped before they are freed. No message here contains

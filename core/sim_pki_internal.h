@@ -5,8 +5,8 @@
  * Files: sim_pki.c (open/free, load-or-create of every stored object), sim_pki_keys.c (keys
  * and identifiers from the seed), sim_pki_certs.c (X.509 certificates and CRLs),
  * sim_pki_sgxext.c (the PCK leaf's SGX extension DER), sim_pki_files.c (the 0700 directory,
- * 0600 atomic files), sim_pki_quote.c (the QE block and quotes), sim_pki_collateral.c
- * (collateral JSON). */
+ * 0600 atomic files, on core/secret_file), sim_pki_quote.c (the QE block and quotes),
+ * sim_pki_collateral.c (collateral JSON). */
 #ifndef TH_SIM_PKI_INTERNAL_H
 #define TH_SIM_PKI_INTERNAL_H
 
@@ -91,12 +91,13 @@ uint8_t *th_sim_crl_der(X509_CRL *crl, size_t *len, th_err *err);
  * certificates loaded. */
 int th_sim_build_qe_block(struct th_sim_pki *pki, th_err *err);
 
-/* --- sim_pki_files.c --- */
+/* --- sim_pki_files.c (core/secret_file with the simulator's words) --- */
 
 /* Creates dir (0700) if missing; refuses one that is not ours or is open to group/others. */
 int th_sim_check_dir(const char *dir, th_err *err);
-/* Reads dir/name whole (at most `max` bytes). Returns 1 when read (*out malloc'd), 0 when the file
- * does not exist, -1 on error. With `secret`, a file open to group/others is refused. */
+/* Reads dir/name whole (at most `max` bytes; a symlink is refused). Returns 1 when read (*out
+ * malloc'd, NUL-terminated; the caller wipes a secret and free()s it), 0 when the file does not
+ * exist, -1 on error. With `secret`, a file open to group/others is refused. */
 int th_sim_read_file(const char *dir, const char *name, int secret, size_t max, uint8_t **out,
                      size_t *len, th_err *err);
 /* Writes dir/name atomically, mode 0600: temp file O_CREAT|O_EXCL|O_NOFOLLOW, fsync, rename,
