@@ -38,7 +38,7 @@ local SPEC = {
   { "teepod-id", false, "value" }, { "image", false, "value" }, { "kms-id", false, "value" },
   { "pre-launch-script", false, "value" }, { "uuid", false, "value" }, { "dry-run", false, "flag" },
   { "wait", "w", "flag" }, { "timeout", false, "value" }, { "api-key", false, "value" }, { "yes", "y", "flag" },
-  { "interactive", "i", "flag" }, { "debug", false, "flag" }, { "private-key", false, "value" },
+  { "private-key", false, "value" },
   { "rpc-url", false, "value" }, { "custom-app-id", false, "value" },
 }
 
