@@ -1,376 +1,45 @@
 /* core/compose.c — app-compose serialization as JavaScript writes it, compose hash, app id and
  * the app-compose builder (see compose.h for the rules and why they are hand-written).
  *
- * Three parts: a strict JSON checker that runs before cJSON parses (cJSON accepts more than
- * JSON.parse and truncates strings at \u0000), the serializer over a cJSON tree, and the builder.
- * Recursion depth is bounded by TH_COMPOSE_MAX_DEPTH in both the checker and the serializer. */
+ * The strict JSON check that runs before cJSON parses (cJSON accepts more than JSON.parse and
+ * truncates strings at \u0000) lives in json_strict.c with the UTF-8 / UTF-16 helpers, the
+ * JavaScript number formatting in js_number.c. Here: the parse entry point, the serializer over a
+ * cJSON tree, the hashes, the app id and the builder. Recursion depth is bounded by
+ * TH_COMPOSE_MAX_DEPTH in both the checker and the serializer. */
 #include "compose.h"
 
 #include <math.h>
 #include <openssl/evp.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hex.h"
-
-/* ---- UTF-8 ------------------------------------------------------------------------------- */
-
-/* Length of the well-formed UTF-8 sequence at s (n bytes readable), 0 if there is none; the code
- * point goes to *cp. Overlong forms, surrogates and values above U+10FFFF are refused. */
-static size_t utf8_seq(const uint8_t *s, size_t n, uint32_t *cp) {
-  uint8_t c = s[0];
-  size_t len;
-  uint32_t v, min;
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  }
-  if (c >= 0xC2 && c <= 0xDF)
-    len = 2, v = c & 0x1Fu, min = 0x80;
-  else if (c >= 0xE0 && c <= 0xEF)
-    len = 3, v = c & 0x0Fu, min = 0x800;
-  else if (c >= 0xF0 && c <= 0xF4)
-    len = 4, v = c & 0x07u, min = 0x10000;
-  else
-    return 0;
-  if (n < len) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    v = (v << 6) | (s[i] & 0x3Fu);
-  }
-  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-  *cp = v;
-  return len;
-}
-
-/* Offset of the first byte of s[0, n) that does not start valid UTF-8, or n. */
-static size_t utf8_check(const uint8_t *s, size_t n) {
-  size_t i = 0;
-  uint32_t cp;
-  while (i < n) {
-    size_t l = utf8_seq(s + i, n - i, &cp);
-    if (!l) return i;
-    i += l;
-  }
-  return n;
-}
-
-/* A code point's rank in UTF-16 code-unit order: supplementary characters (high surrogate
- * D800-DBFF first) sort between U+D7FF and U+E000. */
-static uint32_t utf16_rank(uint32_t cp) {
-  if (cp < 0xD800) return cp;
-  if (cp >= 0x10000) return cp - 0x10000 + 0xD800;
-  return cp + 0x100000;
-}
-
-/* strcmp by UTF-16 code units, as Array.prototype.sort compares; both strings are valid UTF-8. */
-static int utf16_cmp(const char *a, const char *b) {
-  const uint8_t *p = (const uint8_t *)a, *q = (const uint8_t *)b;
-  size_t np = strlen(a), nq = strlen(b);
-  while (np && nq) {
-    uint32_t x = 0, y = 0; /* utf8_seq fills them: the strings were checked before */
-    size_t lx = utf8_seq(p, np, &x), ly = utf8_seq(q, nq, &y);
-    if (utf16_rank(x) != utf16_rank(y)) return utf16_rank(x) < utf16_rank(y) ? -1 : 1;
-    p += lx, np -= lx, q += ly, nq -= ly;
-  }
-  return np ? 1 : nq ? -1 : 0;
-}
-
-/* ---- numbers ----------------------------------------------------------------------------- */
-
-/* strtod of the k digits d times 10^(e-k+1), written without a decimal point so that the
- * locale's radix character does not matter. */
-static double digits_value(const char *d, int k, int e) {
-  char buf[48];
-  snprintf(buf, sizeof buf, "%.*se%d", k, d, e - k + 1);
-  return strtod(buf, NULL);
-}
-
-/* printf's nearest k-digit decimal missed x; the grid neighbour on x's other side may still
- * read back as x (x a power of two: its rounding interval is twice as wide above as below).
- * Steps d (k digits, exponent *e) one unit toward x and keeps it if it reads back as x. */
-static int try_neighbour(char *d, int k, int *e, int up, double x) {
-  char t[20];
-  int i, te = *e;
-  memcpy(t, d, (size_t)k);
-  if (up) {
-    for (i = k - 1; i >= 0 && t[i] == '9'; i--) t[i] = '0';
-    if (i < 0)
-      t[0] = '1', te++; /* 999 -> 1000: "100" one decade up */
-    else
-      t[i]++;
-  } else {
-    for (i = k - 1; t[i] == '0'; i--) t[i] = '9';
-    t[i]--;
-    if (t[0] == '0') memset(t, '9', (size_t)k), te--; /* 100 -> 999 one decade down */
-  }
-  if (digits_value(t, k, te) != x) return 0;
-  memcpy(d, t, (size_t)k);
-  *e = te;
-  return 1;
-}
-
-/* The shortest digits d (returns their count k) and decimal exponent *e with d[0].d[1..] x 10^e
- * == x > 0 that read back as x; of two such k-digit strings the nearer (printf rounds to the
- * nearest, ties to even: ECMA-262 Number::toString picks the same). %.15g would not be enough:
- * below 1e-308 fewer digits suffice (5e-324). */
-static int shortest_digits(double x, char d[20], int *e) {
-  char buf[40];
-  int k = 0;
-  for (int p = 1; p <= 17; p++) {
-    snprintf(buf, sizeof buf, "%.*e", p - 1, x);
-    const char *s = buf;
-    for (k = 0; *s != 'e'; s++)
-      if (*s >= '0' && *s <= '9') d[k++] = *s;
-    *e = atoi(s + 1);
-    double v = strtod(buf, NULL); /* same locale as the snprintf that wrote it */
-    if (v == x || try_neighbour(d, k, e, v < x, x)) break;
-  }
-  while (k > 1 && d[k - 1] == '0') k--;
-  return k;
-}
-
-static char *put_zeros(char *o, int count) {
-  for (int i = 0; i < count; i++) *o++ = '0';
-  return o;
-}
-
-/* ECMA-262 Number::toString(x) for x != 0 with digits d[0, k) and n = exponent + 1 (the place of
- * the decimal point relative to the digits). */
-static size_t js_layout(char *out, int neg, const char *d, int k, int n) {
-  char *o = out;
-  if (neg) *o++ = '-';
-  if (k <= n && n <= 21) { /* integer: digits then zeros */
-    memcpy(o, d, (size_t)k), o += k;
-    o = put_zeros(o, n - k);
-  } else if (0 < n && n <= 21) { /* the point falls inside the digits */
-    memcpy(o, d, (size_t)n), o += n;
-    *o++ = '.';
-    memcpy(o, d + n, (size_t)(k - n)), o += k - n;
-  } else if (-6 < n && n <= 0) { /* 0.000ddd */
-    *o++ = '0', *o++ = '.';
-    o = put_zeros(o, -n);
-    memcpy(o, d, (size_t)k), o += k;
-  } else { /* d.ddde+X / de-X */
-    *o++ = d[0];
-    if (k > 1) *o++ = '.', memcpy(o, d + 1, (size_t)(k - 1)), o += k - 1;
-    o += sprintf(o, "e%c%d", n - 1 < 0 ? '-' : '+', abs(n - 1));
-  }
-  *o = '\0';
-  return (size_t)(o - out);
-}
-
-size_t th_compose_format_number(double x, char out[TH_COMPOSE_NUMBER_MAX]) {
-  if (!isfinite(x)) return (size_t)sprintf(out, "null");
-  if (x == 0) return (size_t)sprintf(out, "0"); /* also -0 */
-  char d[20];
-  int e;
-  int k = shortest_digits(fabs(x), d, &e);
-  return js_layout(out, x < 0, d, k, e + 1);
-}
+#include "js_number.h"
+#include "json_strict.h"
 
 /* ---- strict JSON check ------------------------------------------------------------------- */
 
-typedef struct scan {
-  const uint8_t *s;
-  size_t n, i;
-  th_err *err;
-} scan;
-
-static int bad(scan *sc, size_t at, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static int bad(scan *sc, size_t at, const char *fmt, ...) {
-  char what[160];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(what, sizeof what, fmt, ap);
-  va_end(ap);
-  return th_err_set(sc->err, TH_EBADDATA, "compose: invalid JSON at byte %zu: %s", at, what);
-}
-
-/* Names the byte at sc->i for an error ("'x'", "byte 0x01", "end of text"). */
-static int unexpected(scan *sc, const char *wanted) {
-  if (sc->i >= sc->n) return bad(sc, sc->i, "%s, got the end of the text", wanted);
-  uint8_t c = sc->s[sc->i];
-  if (c > 0x20 && c < 0x7f) return bad(sc, sc->i, "%s, got '%c'", wanted, c);
-  return bad(sc, sc->i, "%s, got byte 0x%02x", wanted, c);
-}
-
-static void skip_ws(scan *sc) {
-  while (sc->i < sc->n && (sc->s[sc->i] == ' ' || sc->s[sc->i] == '\t' || sc->s[sc->i] == '\n' ||
-                           sc->s[sc->i] == '\r'))
-    sc->i++;
-}
-
-static int hex4(scan *sc, size_t at, unsigned *u) {
-  *u = 0;
-  for (size_t j = 0; j < 4; j++) {
-    if (at + j >= sc->n) return bad(sc, at + j, "\\u escape breaks off");
-    int c = sc->s[at + j];
-    int v = c >= '0' && c <= '9'   ? c - '0'
-            : c >= 'a' && c <= 'f' ? c - 'a' + 10
-            : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                   : -1;
-    if (v < 0) return bad(sc, at + j, "bad hex digit in a \\u escape");
-    *u = *u << 4 | (unsigned)v;
-  }
-  return 0;
-}
-
-/* sc->i is on the 'u' of a \u escape; leaves it after the escape (or the surrogate pair). */
-static int scan_unicode_escape(scan *sc) {
-  size_t at = sc->i - 1;
-  unsigned u, lo;
-  if (hex4(sc, sc->i + 1, &u)) return -1;
-  sc->i += 5;
-  if (u == 0) return bad(sc, at, "\\u0000 is not supported (cJSON strings end at NUL)");
-  if (u >= 0xDC00 && u <= 0xDFFF) return bad(sc, at, "unpaired surrogate \\u%04x", u);
-  if (u < 0xD800 || u > 0xDBFF) return 0;
-  if (sc->i + 1 >= sc->n || sc->s[sc->i] != '\\' || sc->s[sc->i + 1] != 'u' ||
-      hex4(sc, sc->i + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
-    return th_err_set(sc->err, TH_EBADDATA,
-                      "compose: invalid JSON at byte %zu: unpaired surrogate \\u%04x", at, u);
-  sc->i += 6;
-  return 0;
-}
-
-static int scan_string(scan *sc) {
-  size_t start = sc->i++;
-  while (sc->i < sc->n) {
-    uint8_t c = sc->s[sc->i];
-    uint32_t cp;
-    if (c == '"') return sc->i++, 0;
-    if (c < 0x20) return bad(sc, sc->i, "control character 0x%02x in a string", c);
-    if (c >= 0x80) {
-      size_t l = utf8_seq(sc->s + sc->i, sc->n - sc->i, &cp);
-      if (!l) return bad(sc, sc->i, "invalid UTF-8");
-      sc->i += l;
-      continue;
-    }
-    if (c != '\\') {
-      sc->i++;
-      continue;
-    }
-    if (++sc->i >= sc->n) break;
-    c = sc->s[sc->i];
-    if (c == 'u') {
-      if (scan_unicode_escape(sc)) return -1;
-    } else if (c && strchr("\"\\/bfnrt", c)) {
-      sc->i++;
-    } else if (c > 0x20 && c < 0x7f) {
-      return bad(sc, sc->i - 1, "bad escape '\\%c'", c);
-    } else {
-      return bad(sc, sc->i - 1, "bad escape");
-    }
-  }
-  return bad(sc, start, "unterminated string");
-}
-
-static size_t skip_digits(scan *sc) {
-  size_t from = sc->i;
-  while (sc->i < sc->n && sc->s[sc->i] >= '0' && sc->s[sc->i] <= '9') sc->i++;
-  return sc->i - from;
-}
-
-/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, at most 63 characters (cJSON's buffer). */
-static int scan_number(scan *sc) {
-  size_t start = sc->i;
-  if (sc->s[sc->i] == '-') sc->i++;
-  if (sc->i < sc->n && sc->s[sc->i] == '0')
-    sc->i++;
-  else if (!skip_digits(sc))
-    return unexpected(sc, "expected a digit");
-  if (sc->i < sc->n && sc->s[sc->i] == '.') {
-    sc->i++;
-    if (!skip_digits(sc)) return unexpected(sc, "expected a digit after '.'");
-  }
-  if (sc->i < sc->n && (sc->s[sc->i] == 'e' || sc->s[sc->i] == 'E')) {
-    sc->i++;
-    if (sc->i < sc->n && (sc->s[sc->i] == '+' || sc->s[sc->i] == '-')) sc->i++;
-    if (!skip_digits(sc)) return unexpected(sc, "expected a digit in the exponent");
-  }
-  if (sc->i - start > 63) return bad(sc, start, "number longer than 63 characters");
-  return 0;
-}
-
-static int scan_value(scan *sc, int depth);
-
-/* sc->i is on '{' or '['; `depth` counts this container. */
-static int scan_container(scan *sc, int depth) {
-  int object = sc->s[sc->i] == '{';
-  char close = object ? '}' : ']';
-  if (depth > TH_COMPOSE_MAX_DEPTH)
-    return bad(sc, sc->i, "nesting deeper than %d", TH_COMPOSE_MAX_DEPTH);
-  sc->i++;
-  skip_ws(sc);
-  if (sc->i < sc->n && sc->s[sc->i] == close) return sc->i++, 0;
-  for (;;) {
-    if (object) {
-      if (sc->i >= sc->n || sc->s[sc->i] != '"') return unexpected(sc, "expected a string key");
-      if (scan_string(sc)) return -1;
-      skip_ws(sc);
-      if (sc->i >= sc->n || sc->s[sc->i] != ':') return unexpected(sc, "expected ':' after a key");
-      sc->i++;
-    }
-    if (scan_value(sc, depth)) return -1;
-    skip_ws(sc);
-    if (sc->i < sc->n && sc->s[sc->i] == close) return sc->i++, 0;
-    if (sc->i >= sc->n || sc->s[sc->i] != ',')
-      return unexpected(sc, object ? "expected ',' or '}'" : "expected ',' or ']'");
-    sc->i++;
-    skip_ws(sc);
-  }
-}
-
-static int scan_literal(scan *sc, const char *word) {
-  size_t len = strlen(word);
-  if (sc->n - sc->i < len || memcmp(sc->s + sc->i, word, len) != 0)
-    return unexpected(sc, "expected a value");
-  sc->i += len;
-  return 0;
-}
-
-static int scan_value(scan *sc, int depth) {
-  skip_ws(sc);
-  if (sc->i >= sc->n) return unexpected(sc, "expected a value");
-  switch (sc->s[sc->i]) {
-    case '{':
-    case '[': return scan_container(sc, depth + 1);
-    case '"': return scan_string(sc);
-    case 't': return scan_literal(sc, "true");
-    case 'f': return scan_literal(sc, "false");
-    case 'n': return scan_literal(sc, "null");
-    default:
-      if (sc->s[sc->i] == '-' || (sc->s[sc->i] >= '0' && sc->s[sc->i] <= '9'))
-        return scan_number(sc);
-      return unexpected(sc, "expected a value");
-  }
-}
-
-/* The whole text is one JSON value and that value is an object. */
+/* The whole text is one JSON value (json_strict.h) and that value is an object. */
 static int check_text(const char *json, size_t len, th_err *err) {
-  scan sc = {(const uint8_t *)json, len, 0, err};
-  if (scan_value(&sc, 0)) return -1;
-  skip_ws(&sc);
-  if (sc.i < sc.n) return unexpected(&sc, "expected the end of the text");
-  sc.i = 0;
-  skip_ws(&sc);
-  const char *kind = sc.s[sc.i] == '{'                        ? NULL
-                     : sc.s[sc.i] == '['                      ? "an array"
-                     : sc.s[sc.i] == '"'                      ? "a string"
-                     : sc.s[sc.i] == 'n'                      ? "null"
-                     : sc.s[sc.i] == 't' || sc.s[sc.i] == 'f' ? "a boolean"
-                                                              : "a number";
+  if (th_json_strict_check(json, len, "compose", TH_COMPOSE_MAX_DEPTH, err)) return -1;
+  const uint8_t *s = (const uint8_t *)json;
+  size_t i = 0;
+  while (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') i++; /* a value follows */
+  const char *kind = s[i] == '{'                  ? NULL
+                     : s[i] == '['                ? "an array"
+                     : s[i] == '"'                ? "a string"
+                     : s[i] == 'n'                ? "null"
+                     : s[i] == 't' || s[i] == 'f' ? "a boolean"
+                                                  : "a number";
   if (kind)
     return th_err_set(err, TH_EBADDATA, "compose: app-compose must be a JSON object, not %s", kind);
   return 0;
+}
+
+size_t th_compose_format_number(double x, char out[TH_COMPOSE_NUMBER_MAX]) {
+  return th_js_number_format(x, out);
 }
 
 cJSON *th_compose_parse(const char *json, size_t len, th_err *err) {
@@ -446,7 +115,7 @@ static const char *escape_of(uint8_t c, char u[8]) {
  * opening quote of a string that starts with ": " (the closing quote of a key is the caller's). */
 static int put_string(writer *w, const char *str) {
   const uint8_t *s = (const uint8_t *)str;
-  size_t n = strlen(str), bad_at = utf8_check(s, n), i = 0, run = 0;
+  size_t n = strlen(str), bad_at = th_utf8_valid_prefix(s, n), i = 0, run = 0;
   if (bad_at < n)
     return th_err_set(w->err, TH_EBADDATA,
                       "compose: string is not valid UTF-8 (byte 0x%02x at %zu)", s[bad_at], bad_at);
@@ -512,7 +181,7 @@ static int cmp_index(const member *x, const member *y) {
 
 static int cmp_sorted(const void *a, const void *b) {
   int c = cmp_index(a, b);
-  return c ? c : utf16_cmp(((const member *)a)->key, ((const member *)b)->key);
+  return c ? c : th_utf16_cmp(((const member *)a)->key, ((const member *)b)->key);
 }
 
 static int cmp_parse_order(const void *a, const void *b) {
@@ -544,7 +213,7 @@ static int collect(writer *w, const cJSON *obj, member **m, size_t *n) {
     return th_err_set(w->err, TH_ENOMEM, "compose: out of memory");
   for (const cJSON *c = obj->child; c; c = c->next, i++) {
     if (!c->string) return th_err_set(w->err, TH_EINVAL, "compose: object member without a key");
-    size_t len = strlen(c->string), at = utf8_check((const uint8_t *)c->string, len);
+    size_t len = strlen(c->string), at = th_utf8_valid_prefix((const uint8_t *)c->string, len);
     if (at < len)
       return th_err_set(w->err, TH_EBADDATA, "compose: key is not valid UTF-8 (byte 0x%02x at %zu)",
                         (uint8_t)c->string[at], at);
@@ -750,7 +419,7 @@ static int check_text_field(const char *what, const char *s, size_t len, th_err 
   if (nul)
     return th_err_set(err, TH_EBADDATA, "compose: %s has a NUL byte at %zu", what,
                       (size_t)(nul - s));
-  size_t at = utf8_check((const uint8_t *)s, len);
+  size_t at = th_utf8_valid_prefix((const uint8_t *)s, len);
   if (at < len)
     return th_err_set(err, TH_EBADDATA, "compose: %s is not valid UTF-8 (byte 0x%02x at %zu)", what,
                       (uint8_t)s[at], at);

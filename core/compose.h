@@ -17,6 +17,8 @@
  *    JSON.stringify(…, null, 4), then every `": ` becomes `":` — also inside string values, so
  *    the text does not decode to the same data. Only to reproduce old hashes.
  *
+ * The strict JSON check is core/json_strict.h, the number formatting core/js_number.h.
+ *
  * What "as JavaScript does" means here, byte for byte (each checked against node 20 and the real
  * SDK code, see tests/unit/test_compose.c):
  *  - A tree is read as JSON.parse would build the object: of duplicate keys the last value wins
@@ -50,9 +52,10 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "js_number.h"
 
 #define TH_COMPOSE_MAX_DEPTH 512 /* nested objects/arrays, the top-level object included */
-#define TH_COMPOSE_NUMBER_MAX 32 /* th_compose_format_number's buffer, NUL included */
+#define TH_COMPOSE_NUMBER_MAX TH_JS_NUMBER_MAX /* th_compose_format_number's buffer (32) */
 #define TH_COMPOSE_HASH_HEX 65   /* 64 lowercase hex digits and a NUL */
 #define TH_COMPOSE_APP_ID_HEX 41 /* 40 lowercase hex digits and a NUL */
 /* @phala/cloud 0.2.x refuses a docker-compose file plus pre-launch script above 200 KiB. */
@@ -105,7 +108,8 @@ int th_compose_hash_text(const char *json, size_t len, enum th_compose_form form
  * hex digits: "compose hash: expected 64 hex digits, got 8"; TH_EINVAL for NULL. */
 int th_compose_app_id(const char *hash_hex, char app_id[TH_COMPOSE_APP_ID_HEX], th_err *err);
 
-/* Writes x as JSON.stringify(x) would (see above) and returns the length, at most 25. */
+/* Writes x as JSON.stringify(x) would (see above) and returns the length, at most 25: the same
+ * as th_js_number_format (js_number.h). */
 size_t th_compose_format_number(double x, char out[TH_COMPOSE_NUMBER_MAX]);
 
 /* What goes into a new app-compose besides the docker-compose file (spec 6.5). */
