@@ -147,6 +147,20 @@ t.test("verify fetches collateral from a PCCS once per platform", function()
   t.eq(col.tcb_info, json.decode(TDX_COL).tcb_info)
 end)
 
+t.test("a verification abandoned while the PCCS stalls is cancelled cleanly", function()
+  local srv <close> = assert(http.serve { port = 0, handler = function()
+    task.sleep(1.5)
+    return { status = 500 }
+  end })
+  local url = "http://127.0.0.1:" .. srv:port()
+  local r, msg, code = task.timeout(0.2, attest.verify, TDX, { pccs = url, now = NOW })
+  t.eq(r, nil)
+  t.eq(code, "ETIMEDOUT")
+  t.contains(msg, "timed out")
+  -- the next verification with the collateral at hand is unaffected
+  t.eq(assert(attest.verify(TDX, { collateral = TDX_COL, now = NOW })).status, "UpToDate")
+end)
+
 t.test("an unreachable PCCS gives a clear offline error", function()
   local r, msg, code = attest.verify(TDX, { pccs = "http://127.0.0.1:1", now = NOW })
   t.eq(r, nil)
