@@ -34,6 +34,7 @@ struct fetch_op {
   th_collateral *col;
   th_err err;
   int done;
+  int abandoned;  /* on st->abandoned: its coroutine went away, fetch_done frees it */
   int fetch_only; /* attest.fetch_collateral: deliver the collateral, do not verify */
   fetch_op *next; /* st->abandoned */
 };
@@ -208,19 +209,6 @@ static X509 *root_arg(lua_State *L, attest_state *st, int idx, X509 **owned, int
 static const char *const verify_options[] = {
     "collateral", "root", "pccs", "now", "allow_debug", "allow_service_td", NULL};
 
-static void check_options(lua_State *L, int idx) {
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    lua_pop(L, 1);
-    int ok = 0;
-    for (const char *const *k = verify_options; *k && !ok; k++)
-      ok = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), *k) == 0;
-    if (!ok)
-      luaL_error(L, "attest.verify: unknown option '%s' (valid: collateral, root, pccs, now, "
-                    "allow_debug, allow_service_td)", luaL_tolstring(L, -1, NULL));
-  }
-}
-
 /* ---- attest.parse ---- */
 
 static int l_parse(lua_State *L) {
@@ -263,6 +251,7 @@ static int fetch_push(lua_State *co, th_wait *w) {
 static void fetch_release(th_wait *w, int in_flight) {
   fetch_op *op = (fetch_op *)w;
   if (in_flight && !op->done) { /* the PCCS callback will still come: let it free the op */
+    op->abandoned = 1;
     op->next = op->st->abandoned;
     op->st->abandoned = op;
     return;
@@ -283,13 +272,21 @@ static void fetch_done(void *ud, th_collateral *col, const th_err *err) {
   op->done = 1;
   op->col = col;
   if (err) op->err = *err;
-  for (fetch_op *a = op->st->abandoned; a; a = a->next)
-    if (a == op) {
-      unlink_abandoned(op->st, op);
-      fetch_op_free(op);
-      return;
-    }
+  if (op->abandoned) {
+    unlink_abandoned(op->st, op);
+    fetch_op_free(op);
+    return;
+  }
   th_wait_ready(&op->wait);
+}
+
+/* Starts fetching the quote's collateral from the PCCS at url (NULL: $PCCS_URL, else Phala's);
+ * fetch_done delivers it. */
+static int start_fetch(fetch_op *op, const char *url, th_err *err) {
+  if (!url) url = getenv("PCCS_URL");
+  if (!url || !*url) url = DEFAULT_PCCS;
+  th_pccs *p = pccs_for(op->st, url, err);
+  return p ? th_pccs_fetch(p, &op->q, op->opts.now, fetch_done, op, err) : -1;
 }
 
 /* An op whose wait is ready to yield on (or to be freed with fetch_op_free). Raises only when
@@ -309,7 +306,7 @@ static fetch_op *new_op(lua_State *L, attest_state *st, const char *what) {
 static int check_verify_args(lua_State *L) {
   luaL_checkstring(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
-  check_options(L, 2);
+  th_check_options(L, 2, "attest.verify", verify_options);
   if (!lua_isnil(L, 3) && !lua_isinteger(L, 3))
     luaL_error(L, "attest.verify: now must be an integer (unix seconds)");
   luaL_argexpected(L, lua_isnil(L, 6) || lua_type(L, 6) == LUA_TSTRING, 2, "root: nil or string");
@@ -360,11 +357,7 @@ static int l_verify(lua_State *L) {
     fetch_op_free(op);
     return n;
   }
-  const char *url = lua_tostring(L, 8);
-  if (!url) url = getenv("PCCS_URL");
-  if (!url || !*url) url = DEFAULT_PCCS;
-  th_pccs *p = pccs_for(st, url, &err);
-  if (!p || th_pccs_fetch(p, &op->q, op->opts.now, fetch_done, op, &err) != 0) goto failed;
+  if (start_fetch(op, lua_tostring(L, 8), &err) != 0) goto failed;
   return th_wait_yield(L, &op->wait);
 failed:
   fetch_op_free(op);
@@ -388,14 +381,11 @@ static int l_fetch_collateral(lua_State *L) {
   attest_state *st = attest_state_get(L);
   fetch_op *op = new_op(L, st, "attest.fetch_collateral");
   op->fetch_only = 1;
+  op->opts.now = (int64_t)now;
   th_err err = {0};
   size_t len;
-  if (!url) url = getenv("PCCS_URL");
-  if (!url || !*url) url = DEFAULT_PCCS;
-  th_pccs *p = NULL;
   if (!(op->bytes = attest_quote_bytes(L, 1, &len, &err)) ||
-      th_quote_parse(&op->q, op->bytes, len, &err) != 0 || !(p = pccs_for(st, url, &err)) ||
-      th_pccs_fetch(p, &op->q, (int64_t)now, fetch_done, op, &err) != 0) {
+      th_quote_parse(&op->q, op->bytes, len, &err) != 0 || start_fetch(op, url, &err) != 0) {
     fetch_op_free(op);
     return th_push_failure(L, &err);
   }

@@ -238,3 +238,24 @@ int th_host_home(char *buf, size_t size, th_err *err) {
                       "fix with `chmod 700 %s`", buf, (unsigned)(st.st_mode & 0777), buf);
   return 0;
 }
+
+void th_check_options(lua_State *L, int idx, const char *fn, const char *const *known) {
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    int ok = 0;
+    if (lua_type(L, -1) == LUA_TSTRING)
+      for (const char *const *k = known; *k && !ok; k++) ok = strcmp(lua_tostring(L, -1), *k) == 0;
+    if (!ok) {
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      for (const char *const *k = known; *k; k++) {
+        luaL_addstring(&b, *k);
+        if (k[1]) luaL_addstring(&b, ", ");
+      }
+      luaL_pushresult(&b);
+      luaL_error(L, "%s: unknown option '%s' (valid: %s)", fn, luaL_tolstring(L, -2, NULL),
+                 lua_tostring(L, -2));
+    }
+  }
+}

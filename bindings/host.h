@@ -92,6 +92,10 @@ int th_host_load_embedded(lua_State *L, const char *path);
  * 3, so a binding can `return th_push_failure(L, &err);`. */
 int th_push_failure(lua_State *L, const th_err *err);
 
+/* Raises "<fn>: unknown option 'x' (valid: a, b, c)" for any key of the options table at idx
+ * that is not in the NULL-terminated `known`: misuse of a binding's options table. */
+void th_check_options(lua_State *L, int idx, const char *fn, const char *const *known);
+
 /* Prints "teehost: <msg>" (and the traceback that follows it) to stderr. */
 void th_host_report(const char *msg);
 

@@ -21,28 +21,6 @@
 
 /* ---- helpers ---- */
 
-/* Raises on any key of the options table at idx that is not in `known`. */
-static void check_known_options(lua_State *L, int idx, const char *fn, const char *const *known) {
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    lua_pop(L, 1);
-    int ok = 0;
-    if (lua_type(L, -1) == LUA_TSTRING)
-      for (const char *const *k = known; *k && !ok; k++) ok = strcmp(lua_tostring(L, -1), *k) == 0;
-    if (!ok) {
-      luaL_Buffer b;
-      luaL_buffinit(L, &b);
-      for (const char *const *k = known; *k; k++) {
-        luaL_addstring(&b, *k);
-        if (k[1]) luaL_addstring(&b, ", ");
-      }
-      luaL_pushresult(&b);
-      luaL_error(L, "%s: unknown option '%s' (valid: %s)", fn, luaL_tolstring(L, -2, NULL),
-                 lua_tostring(L, -2));
-    }
-  }
-}
-
 static const char *opt_string(lua_State *L, int idx, const char *fn, const char *key, size_t *len) {
   int t = lua_getfield(L, idx, key);
   const char *s = NULL;
@@ -178,7 +156,7 @@ static int l_request(lua_State *L) {
   }
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  check_known_options(L, 1, fn, known);
+  th_check_options(L, 1, fn, known);
   th_http_request_opts o = {0};
   o.method = opt_string(L, 1, fn, "method", NULL);
   o.url = opt_string(L, 1, fn, "url", NULL);
@@ -495,7 +473,7 @@ static int l_serve(lua_State *L) {
   const char *fn = "http.serve";
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  check_known_options(L, 1, fn, known);
+  th_check_options(L, 1, fn, known);
   th_http_server_opts o = {0};
   o.host = opt_string(L, 1, fn, "host", NULL);
   o.unix_socket = opt_string(L, 1, fn, "unix_socket", NULL);

@@ -161,17 +161,6 @@ static const char *key_dir(const char *given, char *buf, size_t size, th_err *er
   return th_phala_key_dir(buf, size, getenv("HOME"), override, err) == 0 ? buf : NULL;
 }
 
-static void check_options(lua_State *L, int idx, const char *fn, const char *const *known) {
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    lua_pop(L, 1);
-    int ok = 0;
-    for (const char *const *k = known; *k && !ok; k++)
-      ok = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), *k) == 0;
-    if (!ok) luaL_error(L, "%s: unknown option '%s'", fn, luaL_tolstring(L, -1, NULL));
-  }
-}
-
 static const char *opt_str(lua_State *L, int idx, const char *key) {
   lua_getfield(L, idx, key);
   const char *s = luaL_optstring(L, -1, NULL); /* kept alive by the options table */
@@ -193,7 +182,7 @@ static void read_client_opts(lua_State *L, int idx, th_phala_opts *o, const char
                                       "max_attempts", "retry_delay", "retry_budget", NULL};
   if (lua_isnoneornil(L, idx)) return;
   luaL_checktype(L, idx, LUA_TTABLE);
-  check_options(L, idx, "phala.client", known);
+  th_check_options(L, idx, "phala.client", known);
   o->api_key = opt_str(L, idx, "api_key");
   o->base_url = opt_str(L, idx, "base_url");
   *dir = opt_str(L, idx, "key_dir");
