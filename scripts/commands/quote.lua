@@ -21,12 +21,6 @@ teehost quote collateral --simulator [-o FILE] [--root-out FILE] [--now UNIX_TIM
 teehost quote collateral FILE|- [--pccs URL] [-o FILE]
                                          fetch a quote's collateral from a PCCS and save it]]
 
-local function read_quote(path)
-  local data, err = cli.read_file(path)
-  if not data then return nil, err end
-  return data
-end
-
 local function verify(args)
   local opts, pos = cli.parse(args, {
     collateral = "value", pccs = "value", root = "value", now = "value", accept = "value",
@@ -34,7 +28,7 @@ local function verify(args)
   })
   if not opts then return cli.usage(pos, HELP) end
   if #pos ~= 1 then return cli.usage("quote verify needs exactly one FILE (or -)", HELP) end
-  local quote, err = read_quote(pos[1])
+  local quote, err = cli.read_file(pos[1])
   if not quote then return cli.fail(err) end
   local vopts = { pccs = opts.pccs, allow_debug = opts["allow-debug"] or nil }
   if opts.now then
@@ -81,7 +75,7 @@ local function show_cmd(args)
   local opts, pos = cli.parse(args, { json = "flag" })
   if not opts then return cli.usage(pos, HELP) end
   if #pos ~= 1 then return cli.usage("quote show needs exactly one FILE (or -)", HELP) end
-  local quote, err = read_quote(pos[1])
+  local quote, err = cli.read_file(pos[1])
   if not quote then return cli.fail(err) end
   local q, why = attest.parse(quote)
   if not q then return cli.fail(why) end
@@ -112,7 +106,7 @@ local function collateral_cmd(args)
     end
   else
     if #pos ~= 1 then return cli.usage("quote collateral needs a quote FILE, or --simulator", HELP) end
-    local quote, rerr = read_quote(pos[1])
+    local quote, rerr = cli.read_file(pos[1])
     if not quote then return cli.fail(rerr) end
     local col, ferr = attest.fetch_collateral(quote, { pccs = opts.pccs, now = now })
     if not col then return cli.fail(ferr) end
