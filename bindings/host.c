@@ -254,8 +254,9 @@ void th_check_options(lua_State *L, int idx, const char *fn, const char *const *
         if (k[1]) luaL_addstring(&b, ", ");
       }
       luaL_pushresult(&b);
-      luaL_error(L, "%s: unknown option '%s' (valid: %s)", fn, luaL_tolstring(L, -2, NULL),
-                 lua_tostring(L, -2));
+      const char *valid = lua_tostring(L, -1);
+      const char *key = luaL_tolstring(L, -2, NULL); /* in order: C does not order arguments */
+      luaL_error(L, "%s: unknown option '%s' (valid: %s)", fn, key, valid);
     }
   }
 }

@@ -94,7 +94,8 @@ t.test("a collateral object is parsed once and reused", function()
 end)
 
 t.test("misuse raises", function()
-  t.raises("unknown option 'colateral'", attest.verify, TDX, { colateral = TDX_COL })
+  t.raises("unknown option 'colateral' (valid: collateral, root, pccs, now, allow_debug, allow_service_td)",
+    attest.verify, TDX, { colateral = TDX_COL })
   t.raises("now must be an integer", attest.verify, TDX, { now = "soon" })
   t.raises("collateral must be", attest.verify, TDX, { collateral = 42 })
   local c = assert(attest.collateral(TDX_COL))

@@ -188,7 +188,7 @@ t.test("a port in use is EADDRINUSE with the address in the message", function()
 end)
 
 t.test("misuse raises with the name of what was wrong", function()
-  t.raises("unknown option 'methd'", http.request, { url = "http://x/", methd = "GET" })
+  t.raises("unknown option 'methd' (valid: method, url", http.request, { url = "http://x/", methd = "GET" })
   t.raises("option 'url' is required", http.request, {})
   t.raises("option 'body' must be a string", http.request, { url = "http://x/", body = {} })
   t.raises("header 'x-n' must be a string, got number (use tostring)", http.request,
