@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include <errno.h>
 #include <pwd.h>
 #include <sodium.h>
@@ -48,8 +50,7 @@ typedef struct fixture {
 
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/test_phala_key.XXXXXX");
-  if (!mkdtemp(f->dir)) return -1;
+  if (tmpdir_make(f->dir, sizeof f->dir, "test_phala_key") != 0) return -1;
   snprintf(f->path, sizeof f->path, "%s/api-key", f->dir);
   snprintf(f->creds, sizeof f->creds, "%s/credentials.json", f->dir);
   *state = f;
@@ -58,11 +59,9 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fixture *f = *state;
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-  int rc = system(cmd);
+  int rc = tmpdir_remove(f->dir);
   free(f);
-  return rc == 0 ? 0 : -1;
+  return rc;
 }
 
 static void write_file(const char *path, const char *content, mode_t mode) {

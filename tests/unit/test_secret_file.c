@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include <dirent.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -32,8 +34,7 @@ typedef struct fixture {
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   if (!f) return -1;
-  snprintf(f->dir, sizeof f->dir, "/tmp/test_secret_file.XXXXXX");
-  if (!mkdtemp(f->dir)) return -1;
+  if (tmpdir_make(f->dir, sizeof f->dir, "test_secret_file") != 0) return -1;
   snprintf(f->sub, sizeof f->sub, "%s/keys", f->dir);
   snprintf(f->path, sizeof f->path, "%s/secret", f->sub);
   *state = f;
@@ -42,11 +43,9 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fixture *f = *state;
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-  int rc = system(cmd);
+  int rc = tmpdir_remove(f->dir);
   free(f);
-  return rc == 0 ? 0 : -1;
+  return rc;
 }
 
 static mode_t mode_of(const char *path) {

@@ -5,7 +5,6 @@
  * rejected under Intel's), the SGX extension, v4/v5 quote bytes and signatures, and the collateral
  * JSON and its signatures. Chains and keys are taken from the public outputs (collateral, quote),
  * not from the object's insides. */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +13,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <cmocka.h> /* after setjmp.h, stdarg.h, stddef.h */
+#include <cmocka.h> 
+#include "tmpdir.h"
+/* after setjmp.h, stdarg.h, stddef.h */
 
 #include <cJSON.h>
 #include <openssl/bn.h>
@@ -44,8 +45,7 @@ typedef struct fixture {
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   if (!f) return -1;
-  snprintf(f->dir, sizeof f->dir, "/tmp/test_sim_pki.XXXXXX");
-  if (!mkdtemp(f->dir)) return -1;
+  if (tmpdir_make(f->dir, sizeof f->dir, "test_sim_pki") != 0) return -1;
   memset(f->seed, 0x31, sizeof f->seed);
   *state = f;
   return 0;
@@ -53,16 +53,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fixture *f = *state;
-  DIR *d = opendir(f->dir);
-  struct dirent *e;
-  char path[512];
-  while (d && (e = readdir(d))) {
-    if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
-    snprintf(path, sizeof path, "%s/%s", f->dir, e->d_name);
-    unlink(path);
-  }
-  if (d) closedir(d);
-  rmdir(f->dir);
+  tmpdir_remove(f->dir);
   free(f);
   return 0;
 }
