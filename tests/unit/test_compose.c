@@ -310,7 +310,7 @@ static void form_names(void **state) {
 static void expect_bad(const char *text, size_t len, int code, const char *message) {
   th_err err = {0};
   cJSON *tree = th_compose_parse(text, len, &err);
-  if (tree) fail_msg("accepted: %.*s", (int)len, text);
+  if (tree) fail_msg("accepted: %.*s", (int)len, text ? text : "(null)");
   assert_int_equal(err.code, code);
   assert_string_equal(err.message, message);
 }
