@@ -1,11 +1,12 @@
-/* core/keccak.c — see keccak.h. Keccak-f[1600] as in the Keccak reference (FIPS 202 section 3),
- * rate 1088 bits (136 bytes), capacity 512, output 256 bits. Lanes are read and written
- * little-endian byte by byte, so the code does not depend on the host's byte order. */
+/* core/keccak.c — see keccak.h. Keccak-f[1600] as in the Keccak reference (FIPS 202 section 3)
+ * and a sponge whose rate is 200 - 2 * output bytes: 136 bytes for Keccak-256, 104 for
+ * Keccak-384, 72 for Keccak-512. Lanes are read and written little-endian byte by byte, so the
+ * code does not depend on the host's byte order. */
 #include "keccak.h"
 
 #include <string.h>
 
-#define RATE 136
+#define RATE256 136
 
 static const uint64_t round_constants[24] = {
     0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL, 0x8000000080008000ULL,
@@ -51,29 +52,45 @@ static void absorb_byte(uint64_t *state, size_t i, uint8_t b) {
   state[i / 8] ^= (uint64_t)b << (8 * (i % 8));
 }
 
-void th_keccak256_init(th_keccak256_ctx *ctx) { memset(ctx, 0, sizeof *ctx); }
-
-void th_keccak256_update(th_keccak256_ctx *ctx, const void *data, size_t len) {
+/* The sponge shared by both context types: absorb into state at *used, rate bytes a block. */
+static void sponge_absorb(uint64_t state[25], size_t *used, size_t rate, const void *data,
+                          size_t len) {
   const uint8_t *p = data;
   for (size_t i = 0; i < len; i++) {
-    absorb_byte(ctx->state, ctx->used++, p[i]);
-    if (ctx->used == RATE) {
-      keccak_f(ctx->state);
-      ctx->used = 0;
+    absorb_byte(state, (*used)++, p[i]);
+    if (*used == rate) {
+      keccak_f(state);
+      *used = 0;
     }
   }
 }
 
-void th_keccak256_final(th_keccak256_ctx *ctx, uint8_t out[32]) {
+/* Pads, permutes and squeezes out_len (<= rate) bytes. */
+static void sponge_final(uint64_t state[25], size_t used, size_t rate, uint8_t *out,
+                         size_t out_len) {
   /* Keccak's pad10*1 with the original domain byte 0x01 (SHA3 would use 0x06). */
-  absorb_byte(ctx->state, ctx->used, 0x01);
-  absorb_byte(ctx->state, RATE - 1, 0x80);
-  keccak_f(ctx->state);
-  for (size_t i = 0; i < 32; i++) out[i] = (uint8_t)(ctx->state[i / 8] >> (8 * (i % 8)));
-  /* The state may hold secret input (a digest of a key, say): clear it. volatile keeps the
-   * compiler from dropping the stores to an object that is not read again. */
-  volatile uint8_t *v = (volatile uint8_t *)ctx;
-  for (size_t i = 0; i < sizeof *ctx; i++) v[i] = 0;
+  absorb_byte(state, used, 0x01);
+  absorb_byte(state, rate - 1, 0x80);
+  keccak_f(state);
+  for (size_t i = 0; i < out_len; i++) out[i] = (uint8_t)(state[i / 8] >> (8 * (i % 8)));
+}
+
+/* The state may hold secret input (a digest of a key, say): clear it. volatile keeps the
+ * compiler from dropping the stores to an object that is not read again. */
+static void wipe(void *p, size_t n) {
+  volatile uint8_t *v = p;
+  for (size_t i = 0; i < n; i++) v[i] = 0;
+}
+
+void th_keccak256_init(th_keccak256_ctx *ctx) { memset(ctx, 0, sizeof *ctx); }
+
+void th_keccak256_update(th_keccak256_ctx *ctx, const void *data, size_t len) {
+  sponge_absorb(ctx->state, &ctx->used, RATE256, data, len);
+}
+
+void th_keccak256_final(th_keccak256_ctx *ctx, uint8_t out[32]) {
+  sponge_final(ctx->state, ctx->used, RATE256, out, 32);
+  wipe(ctx, sizeof *ctx);
 }
 
 void th_keccak256(const void *data, size_t len, uint8_t out[32]) {
@@ -81,4 +98,27 @@ void th_keccak256(const void *data, size_t len, uint8_t out[32]) {
   th_keccak256_init(&ctx);
   th_keccak256_update(&ctx, data, len);
   th_keccak256_final(&ctx, out);
+}
+
+void th_keccak_init(th_keccak_ctx *ctx, size_t out_len) {
+  memset(ctx, 0, sizeof *ctx);
+  if (out_len < 1 || out_len > 64) out_len = 64;
+  ctx->out_len = out_len;
+  ctx->rate = 200 - 2 * out_len;
+}
+
+void th_keccak_update(th_keccak_ctx *ctx, const void *data, size_t len) {
+  sponge_absorb(ctx->state, &ctx->used, ctx->rate, data, len);
+}
+
+void th_keccak_final(th_keccak_ctx *ctx, uint8_t *out) {
+  sponge_final(ctx->state, ctx->used, ctx->rate, out, ctx->out_len);
+  wipe(ctx, sizeof *ctx);
+}
+
+void th_keccak(const void *data, size_t len, uint8_t *out, size_t out_len) {
+  th_keccak_ctx ctx;
+  th_keccak_init(&ctx, out_len);
+  th_keccak_update(&ctx, data, len);
+  th_keccak_final(&ctx, out);
 }
