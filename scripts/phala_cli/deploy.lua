@@ -9,16 +9,24 @@
 --   * a deploy never turns into an update by itself: ./.phala/config and PHALA_CLOUD_CVM_UUID
 --     are not read (1.0.35 silently updated the CVM they named); pass --uuid;
 --   * on-chain KMS (a contract to register with a wallet) is refused with a message instead of
---     half-done.
+--     half-done;
+--   * -i asks for every value no flag gave (the compose file found here, the name, the .env, the
+--     sizes, the node and image from the API's list), checks each answer as the flag would and
+--     asks again with the reason, then shows a summary with the compose hash and the same
+--     command without questions, and creates the CVM only once confirmed (unless --yes).
 local phala = require "phala"
 local json = require "json"
 local cli = require "teehost.cli"
 local common = require "phala_cli.common"
+local prompt = require "phala_cli.prompt"
 
 local HELP = [[
 teehost phala deploy [COMPOSE] [options]       (COMPOSE or -c: the docker-compose file)
     new CVM: POST /cvms/provision (shows the compose hash and app id), encrypts the env to the
     app's key, POST /cvms. With --uuid CVM: updates that CVM's compose (and env with -e).
+  -i, --interactive        on a terminal: ask for each value not given below (defaults: the
+                           compose file here, .env, the first node and image), show a summary
+                           with the compose hash, create once confirmed (unless --yes)
   -n, --name NAME          CVM name (default: this directory's name)
   -e, --env-file FILE      env vars sent encrypted; their names become allowed_envs
   --vcpu N                 (1)      --memory MB|2G (2048)      --disk-size GB|50G (40)
@@ -39,7 +47,7 @@ local SPEC = {
   { "pre-launch-script", false, "value" }, { "uuid", false, "value" }, { "dry-run", false, "flag" },
   { "wait", "w", "flag" }, { "timeout", false, "value" }, { "api-key", false, "value" }, { "yes", "y", "flag" },
   { "private-key", false, "value" },
-  { "rpc-url", false, "value" }, { "custom-app-id", false, "value" },
+  { "rpc-url", false, "value" }, { "custom-app-id", false, "value" }, { "interactive", "i", "flag" },
 }
 
 -- The default name: the directory's name lowercased, other characters as '-', at least 3
@@ -66,6 +74,27 @@ local function gigabytes(s)
   if n and n >= 1 then return n end
 end
 
+-- The rules of the values that both a flag and an -i answer give: value, or nil and why.
+local CHECK = {}
+
+function CHECK.vcpu(s)
+  local n = math.tointeger(tonumber(s))
+  if n and n >= 1 then return n end
+  return nil, ("needs a whole number, at least 1; got '%s'"):format(s)
+end
+
+function CHECK.memory(s)
+  local n = megabytes(s)
+  if n then return n end
+  return nil, "needs MB or a size like 2G, got '" .. s .. "'"
+end
+
+function CHECK.disk_size(s)
+  local n = gigabytes(s)
+  if n then return n end
+  return nil, "needs GB or a size like 50G, got '" .. s .. "'"
+end
+
 -- Reads the options into a plan {compose=, env=, script=, name=, vcpu=, …}, or nil, status.
 local function plan_of(ctx)
   local o = ctx.opts
@@ -85,25 +114,24 @@ local function plan_of(ctx)
     return nil, common.usage(ctx.name, "--uuid needs something to update: COMPOSE, -e ENV_FILE or --pre-launch-script",
       HELP)
   end
-  if not path and not o.uuid then
-    return nil, common.usage(ctx.name, "needs a docker-compose file (-c COMPOSE)", HELP)
+  if o.interactive and o.uuid then
+    return nil, common.usage(ctx.name, "-i asks for a new CVM's settings; to update one, give --uuid with COMPOSE, "
+      .. "-e ENV_FILE or --pre-launch-script (it asks before changing anything)", HELP)
   end
-  local p = { name = o.name or default_name(), vcpu = 1, memory = 2048, disk_size = 40 }
-  if o.vcpu then
-    local n, rc = common.integer(ctx, "vcpu")
-    if not n then return nil, rc end
-    p.vcpu = n
+  if o.interactive and (path == "-" or o["env-file"] == "-") then
+    return nil, common.usage(ctx.name, "with -i the terminal is stdin: give the files' paths, not '-'")
   end
-  if o.memory then
-    p.memory = megabytes(o.memory)
-    if not p.memory then
-      return nil, common.usage(ctx.name, "--memory needs MB or a size like 2G, got '" .. o.memory .. "'")
-    end
+  if not path and not o.uuid and not o.interactive then
+    return nil, common.usage(ctx.name, "needs a docker-compose file (-c COMPOSE, or -i to be asked)", HELP)
   end
-  if o["disk-size"] then
-    p.disk_size = gigabytes(o["disk-size"])
-    if not p.disk_size then
-      return nil, common.usage(ctx.name, "--disk-size needs GB or a size like 50G, got '" .. o["disk-size"] .. "'")
+  local p = { name = o.name or default_name(), vcpu = 1, memory = 2048, disk_size = 40, image = o.image,
+              compose_path = path, env_path = o["env-file"] }
+  for _, k in ipairs { "vcpu", "memory", "disk-size" } do
+    if o[k] then
+      local key = k:gsub("-", "_")
+      local v, why = CHECK[key](o[k])
+      if not v then return nil, common.usage(ctx.name, "--" .. k .. " " .. why, k == "vcpu" and HELP or nil) end
+      p[key] = v
     end
   end
   local node_opt = o["node-id"] and "node-id" or "teepod-id"
@@ -147,6 +175,183 @@ local function dry_run(ctx, p)
   end)
 end
 
+-- ---- -i: the questions ---------------------------------------------------------------------------
+
+-- The compose files -i offers, in this order, when one is in this directory.
+local COMPOSE_NAMES = { "docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml" }
+
+local function is_file(path)
+  local f = io.open(path, "rb")
+  if not f then return false end
+  local ok = f:read(0) ~= nil or f:read("a") ~= nil -- a directory opens but does not read
+  f:close()
+  return ok
+end
+
+local function detected_compose()
+  for _, n in ipairs(COMPOSE_NAMES) do
+    if is_file(n) then return n end
+  end
+end
+
+function CHECK.compose(s)
+  if s == "" then return nil, "give the path of the docker-compose file" end
+  if s == "-" then return nil, "stdin is this terminal: give a file's path" end
+  local text, err = cli.read_file(s)
+  if not text then return nil, err or ("cannot read " .. s) end
+  if text:match("^%s*$") then return nil, s .. " is empty" end
+  return { path = s, text = text }
+end
+
+-- 1.0.35's -i rule for names (the flag takes any name, as 1.0.35's did).
+function CHECK.name(s)
+  if #s < 3 or #s > 20 then return nil, ("a CVM name has 3 to 20 characters, '%s' has %d"):format(s, #s) end
+  if not s:match("^[%w_-]+$") then return nil, "a CVM name has only letters, digits, '_' and '-'" end
+  return s
+end
+
+-- An env file (false: none), read with the one parser.
+function CHECK.env(s)
+  if s == "" or s == "none" then return false end
+  if s == "-" then return nil, "stdin is this terminal: give a file's path" end
+  local env, err = common.read_env(s)
+  if not env then return nil, err end
+  return { path = s, env = env }
+end
+
+local SIZES = {
+  { flag = "vcpu", key = "vcpu", question = "vCPUs" },
+  { flag = "memory", key = "memory", question = "Memory in MB (or a size like 4G)" },
+  { flag = "disk-size", key = "disk_size", question = "Disk size in GB" },
+}
+
+-- A name from the API for the terminal: control characters (escape sequences) shown as '?'.
+local function clean(v) return (common.str(v):gsub("%c", "?")) end
+
+local function nodes_of(avail) return type(avail.nodes) == "table" and avail.nodes or {} end
+local function images_of(node) return type(node.images) == "table" and node.images or {} end
+
+-- The node list's lines: name, id, region, images, padded into columns.
+local function node_labels(nodes)
+  local w = 0
+  for _, n in ipairs(nodes) do w = math.max(w, #clean(n.name)) end
+  return function(n)
+    local imgs = {}
+    for _, img in ipairs(images_of(n)) do imgs[#imgs + 1] = clean(img.name) end
+    return ("%-" .. w .. "s  id %-4s %-12s images: %s%s"):format(clean(n.name), clean(n.teepod_id),
+      clean(n.region_identifier), table.concat(imgs, ", "),
+      n.support_onchain_kms == true and "  (on-chain KMS node)" or "")
+  end
+end
+
+-- Asks for the node and the image that no flag gave (the list comes from the API; p.avail keeps
+-- it for create). Returns true, or nil and an exit status.
+local function ask_placement(ctx, c, p, ended)
+  local o = ctx.opts
+  local avail, msg, code, info = c:nodes()
+  if not avail then return nil, common.fail(ctx, msg, code, info) end
+  p.avail = avail
+  local nodes = nodes_of(avail)
+  if #nodes == 0 then return nil, common.fail(ctx, "no node is available", "ENOTFOUND") end
+  if not (o["node-id"] or o["teepod-id"]) then
+    io.stderr:write("Nodes available to this workspace:\n")
+    local node = prompt.choose("Node", nodes, node_labels(nodes), function(n) return n.name end)
+    if not node then return ended() end
+    p.node_id = node.teepod_id
+  end
+  if o.image then return true end
+  local node
+  for _, n in ipairs(nodes) do
+    if not node and (p.node_id == nil or n.teepod_id == p.node_id) then node = n end
+  end
+  if not node or #images_of(node) == 0 then return true end -- pick_node says what is wrong
+  io.stderr:write(("OS images on node %s:\n"):format(clean(node.name)))
+  local img = prompt.choose("Image", images_of(node), function(i)
+    return clean(i.name) .. (i.is_dev == true and "  (dev)" or "")
+  end, function(i) return i.name end)
+  if not img then return ended() end
+  p.image = img.name
+  return true
+end
+
+-- -i: asks, in the order of the help, for each value no flag gave; c is nil with --dry-run
+-- (then only what the app-compose holds is asked). Returns true, or nil and an exit status.
+local function interview(ctx, c, p)
+  local o = ctx.opts
+  local function ended()
+    return nil, common.usage(ctx.name, "no answer (end of input): stopped before creating anything")
+  end
+  if not p.compose then
+    local a = prompt.ask("Docker compose file", detected_compose(), CHECK.compose)
+    if not a then return ended() end
+    p.compose_path, p.compose = a.path, a.text
+  end
+  if not o.name then
+    p.name = prompt.ask("CVM name", p.name, CHECK.name)
+    if not p.name then return ended() end
+  end
+  if not o["env-file"] then
+    local a = prompt.ask("Env file, its names become allowed_envs ('none': no env)",
+      is_file(".env") and ".env" or nil, CHECK.env)
+    if a == nil then return ended() end
+    if a then p.env_path, p.env = a.path, a.env end
+  end
+  if not c then return true end
+  for _, q in ipairs(SIZES) do
+    if not o[q.flag] then
+      p[q.key] = prompt.ask(q.question, tostring(p[q.key]), CHECK[q.key])
+      if not p[q.key] then return ended() end
+    end
+  end
+  return ask_placement(ctx, c, p, ended)
+end
+
+-- The same deployment as one command line without questions.
+local function command_line(ctx, p, node, image)
+  local w = { "teehost", "phala", "deploy", "-c", p.compose_path, "-n", p.name }
+  local function add(...) for _, v in ipairs { ... } do w[#w + 1] = v end end
+  if p.env_path then add("-e", p.env_path) end
+  add("--vcpu", p.vcpu, "--memory", p.memory, "--disk-size", p.disk_size, "--node-id", node.teepod_id,
+    "--image", image)
+  for _, k in ipairs { "kms-id", "pre-launch-script", "timeout" } do
+    if ctx.opts[k] then add("--" .. k, ctx.opts[k]) end
+  end
+  if ctx.opts.wait then add("--wait") end
+  if ctx.json then add("--json") end
+  for i, v in ipairs(w) do w[i] = prompt.shell_word(v) end
+  return table.concat(w, " ")
+end
+
+-- The KMS the provision chose: --kms-id, else what the reply names.
+local function kms_of(ctx, prov)
+  if ctx.opts["kms-id"] then return ctx.opts["kms-id"] end
+  local info = type(prov.kms_info) == "table" and prov.kms_info or {}
+  for _, v in ipairs { prov.kms_id, info.slug, info.id } do
+    if type(v) == "string" and v ~= "" then return v end
+  end
+  return "the node's default"
+end
+
+-- What -i is about to create, on stderr (stdout stays for the result).
+local function summary(ctx, p, node, image, prov)
+  local names = names_of(p)
+  local env = "none"
+  if p.env_path then
+    env = ("%s: %s (values sent encrypted to the app's key)"):format(p.env_path,
+      #names > 0 and table.concat(names, ", ") or "no variables")
+  end
+  local rows = {
+    { "Compose file", p.compose_path }, { "Name", p.name }, { "Env file", env }, { "vCPUs", p.vcpu },
+    { "Memory", p.memory .. " MB" }, { "Disk size", p.disk_size .. " GB" },
+    { "Node", ("%s (id %s)"):format(clean(node.name), clean(node.teepod_id)) }, { "Image", clean(image) },
+    { "KMS", clean(kms_of(ctx, prov)) },
+    { "Compose hash", prov.compose_hash .. " (measured in RTMR3)" }, { "App ID", prov.app_id },
+  }
+  io.stderr:write("\nAbout to create this CVM:\n")
+  for _, r in ipairs(rows) do io.stderr:write(("  %-13s %s\n"):format(r[1] .. ":", clean(r[2]))) end
+  io.stderr:write("Same without questions:\n  ", command_line(ctx, p, node, image), "\n")
+end
+
 -- ---- new CVM (spec 3.7) -------------------------------------------------------------------------
 
 local function pick_node(ctx, avail, p)
@@ -159,7 +364,7 @@ local function pick_node(ctx, avail, p)
       or "no node is available", "ENOTFOUND")
   end
   local images = type(node.images) == "table" and node.images or {}
-  local image = ctx.opts.image or (images[1] and images[1].name)
+  local image = p.image or (images[1] and images[1].name)
   local found = false
   for _, img in ipairs(images) do found = found or img.name == image end
   if not found then
@@ -184,8 +389,11 @@ local function create(ctx, c, p)
       "(pass --uuid CVM to update one)")
   end
   common.warn_unreferenced(names_of(p), p.compose)
-  local avail, msg, code, info = c:nodes()
-  if not avail then return common.fail(ctx, msg, code, info) end
+  local avail, msg, code, info = p.avail
+  if not avail then
+    avail, msg, code, info = c:nodes()
+    if not avail then return common.fail(ctx, msg, code, info) end
+  end
   local node, image = pick_node(ctx, avail, p)
   if not node then return image end
   local body = {
@@ -208,8 +416,14 @@ local function create(ctx, c, p)
     return common.fail(ctx, "this node provisions with an on-chain KMS: registering the app contract is not supported "
       .. "by teehost yet; choose a node with Phala KMS (--node-id)", "ENOTSUP")
   end
-  common.note(("Compose hash: %s\nApp ID:       %s\n(the CVM measures this compose hash in RTMR3; "
-    .. "check it with `cvms attestation`)"):format(prov.compose_hash, prov.app_id))
+  if ctx.opts.interactive then
+    summary(ctx, p, node, image, prov)
+    local ok, crc = common.confirm(ctx, ("Create CVM %s on node %s?"):format(p.name, common.str(node.name)))
+    if not ok then return crc end
+  else
+    common.note(("Compose hash: %s\nApp ID:       %s\n(the CVM measures this compose hash in RTMR3; "
+      .. "check it with `cvms attestation`)"):format(prov.compose_hash, prov.app_id))
+  end
   local commit = { app_id = prov.app_id, compose_hash = prov.compose_hash, kms_id = ctx.opts["kms-id"] }
   if p.env then
     local hex, eerr, ecode = common.encrypt(p.env, prov.app_env_encrypt_pubkey)
@@ -298,12 +512,26 @@ return function(args)
   if not ctx then return rc end
   local p, prc = plan_of(ctx)
   if not p then return prc end
+  local asks = ctx.opts.interactive
+  if asks and not common.interactive() then
+    return common.usage(ctx.name, "-i asks questions, so it needs a terminal (stdin and stderr); off a terminal "
+      .. "give the values as flags: COMPOSE (or -c), -n NAME, -e ENV_FILE, --vcpu, --memory, --disk-size, "
+      .. "--node-id, --image")
+  end
   if ctx.opts["dry-run"] then
+    if asks then
+      local ok, irc = interview(ctx, nil, p)
+      if not ok then return irc end
+    end
     if not p.compose then return common.usage(ctx.name, "--dry-run needs the compose file", HELP) end
     return dry_run(ctx, p)
   end
   local c, crc = common.client(ctx, ctx.opts["api-key"])
   if not c then return crc end
   if ctx.opts.uuid then return update(ctx, c, p) end
+  if asks then
+    local ok, irc = interview(ctx, c, p)
+    if not ok then return irc end
+  end
   return create(ctx, c, p)
 end
