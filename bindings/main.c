@@ -2,6 +2,7 @@
  *
  *   teehost SCRIPT.lua [args...] | teehost run SCRIPT [args...] | teehost -e CHUNK [args...]
  *   teehost repl | teehost help [COMMAND] | teehost --version | teehost COMMAND [args...]
+ *   any of them after `--tee URL|PATH` (the TEE endpoint; DESIGN.md "The TEE endpoint")
  *
  * COMMAND is any embedded scripts/commands/<name>.lua (later issues add them); its first
  * lines `-- usage: …` and `-- summary: …` feed `teehost help`. Exit status: 0 ok, 1 script
@@ -25,6 +26,7 @@
 #include "host.h"
 #include "repl.h"
 #include "task.h"
+#include "tee.h"
 
 enum { EXIT_SCRIPT = 1, EXIT_USAGE = 2 };
 
@@ -41,7 +43,7 @@ static const builtin builtins[] = {
     {NULL, NULL, NULL},
 };
 
-static const char *const options_list = "-e CHUNK, --version (-v), --help (-h)";
+static const char *const options_list = "-e CHUNK, --tee URL|PATH, --version (-v), --help (-h)";
 
 /* ---- script commands (scripts/commands/<name>.lua) ---- */
 
@@ -96,8 +98,9 @@ static void usage(FILE *out) {
   fprintf(out,
           "\nOptions: %s\n"
           "Environment: TEEHOST_HOME (default ~/.teehost), TEEHOST_PATH (load scripts/ from "
-          "this checkout)\n"
-          "Modules (globals, also via require): task, http, json, attest, phala\n",
+          "this checkout),\n"
+          "  TEE_MODE, DSTACK_SIMULATOR_ENDPOINT, TAPPD_SIMULATOR_ENDPOINT (which TEE; see README)\n"
+          "Modules (globals, also via require): task, http, json, attest, phala, tee\n",
           options_list);
 }
 
@@ -171,17 +174,32 @@ static int push_args(lua_State *L, const char *script, int argc, char **argv) {
   return argc;
 }
 
-static th_host *new_host(void) {
+static const char *tee_flag; /* --tee URL|PATH: main's own argument, not state of a host */
+
+/* A host with its TEE endpoint chosen (report: see th_tee_startup). An invalid TEE_MODE is a
+ * start-up error: *status = 2. */
+static th_host *new_host(int report, int *status) {
   th_err err = {0};
   th_host *host = th_host_new(&err);
-  if (!host) fprintf(stderr, "teehost: %s\n", err.message);
+  *status = EXIT_SCRIPT;
+  if (!host) {
+    fprintf(stderr, "teehost: %s\n", err.message);
+    return NULL;
+  }
+  if (th_tee_startup(host, tee_flag, report, &err) != 0) {
+    fprintf(stderr, "teehost: %s\n", err.message);
+    th_host_free(host);
+    *status = EXIT_USAGE;
+    return NULL;
+  }
   return host;
 }
 
 /* kind: 'f' file (path "-" = stdin), 'e' chunk, 'c' embedded command path. */
 static int run_lua(int kind, const char *src, const char *name, int argc, char **argv) {
-  th_host *host = new_host();
-  if (!host) return EXIT_SCRIPT;
+  int status;
+  th_host *host = new_host(kind == 'c' ? TH_TEE_QUIET : TH_TEE_REPORT_ON_USE, &status);
+  if (!host) return status;
   lua_State *L = host->L;
   int rc;
   if (kind == 'e')
@@ -190,7 +208,6 @@ static int run_lua(int kind, const char *src, const char *name, int argc, char *
     rc = th_host_load_embedded(L, src);
   else
     rc = luaL_loadfile(L, strcmp(src, "-") == 0 ? NULL : src);
-  int status;
   if (rc != LUA_OK) {
     th_host_report(lua_tostring(L, -1));
     status = EXIT_SCRIPT;
@@ -206,10 +223,11 @@ static int run_lua(int kind, const char *src, const char *name, int argc, char *
 }
 
 static int cmd_repl(void) {
-  th_host *host = new_host();
-  if (!host) return EXIT_SCRIPT;
+  int status;
+  th_host *host = new_host(isatty(0) && isatty(2) ? TH_TEE_REPORT_NOW : TH_TEE_REPORT_ON_USE, &status);
+  if (!host) return status;
   th_err err = {0};
-  int status = 0;
+  status = 0;
   if (th_repl_start(host, &err) != 0) {
     fprintf(stderr, "teehost: %s\n", err.message);
     status = EXIT_SCRIPT;
@@ -248,6 +266,14 @@ int main(int argc, char **argv) {
   open_standard_fds();
   signal(SIGPIPE, SIG_IGN); /* a closed socket is an error to report, not a reason to die */
   raise_fd_limit();
+  if (argc >= 2 && !strncmp(argv[1], "--tee=", 6)) {
+    tee_flag = argv[1] + 6;
+    argv++, argc--;
+  } else if (argc >= 2 && !strcmp(argv[1], "--tee")) {
+    if (argc < 3) return usage_error("%s needs a dstack endpoint: a socket path or http://host:port", "--tee");
+    tee_flag = argv[2];
+    argv += 2, argc -= 2;
+  }
   if (argc < 2) return isatty(0) ? cmd_repl() : run_lua('f', "-", "-", 0, NULL);
   const char *a = argv[1];
   if (!strcmp(a, "--version") || !strcmp(a, "-v") || !strcmp(a, "version")) return cmd_version();

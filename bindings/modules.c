@@ -10,6 +10,7 @@ void th_open_modules(lua_State *L) {
       {"http", luaopen_http},
       {"attest", luaopen_attest},
       {"phala", luaopen_phala},
+      {"tee", luaopen_tee},
       {NULL, NULL},
   };
   for (const luaL_Reg *m = modules; m->name; m++) {

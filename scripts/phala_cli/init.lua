@@ -12,7 +12,7 @@ teehost phala COMMAND … (also: teehost tee phala …) — Phala Cloud, as the 
   nodes [list]                             nodes (TEEPods), their images and KMSs
   deploy [COMPOSE] [-e .env] [--uuid ID]   provision and create a CVM, or update one (deploy --help)
   docker login | build | push | generate   build and push the image, write a compose file
-  simulator                                not in this build yet
+  simulator start | stop | status | env    the dstack simulator (socket and --port), as teehost simulator
 Every command takes --json (machine output on stdout) and --help. Failures exit 1 and quote
 the API's detail; usage errors and refused confirmations exit 2.
 Environment: PHALA_CLOUD_API_KEY (else the key saved by auth login in $PHALA_CLOUD_DIR,
@@ -35,9 +35,8 @@ local function docker(args)
   return run(args)
 end
 
-local function simulator()
-  io.stderr:write(common.PROG, " simulator: the built-in dstack simulator is not in this build yet\n")
-  return 2
+local function simulator(args)
+  return require("teehost.simulator_cli")(args, common.PROG .. " simulator")
 end
 
 local function prepend(word, args)

@@ -150,8 +150,12 @@ for c in "status" "auth login" "auth logout" "auth status" "nodes" "deploy" "cvm
   # shellcheck disable=SC2086 # the command is two words on purpose
   ck "$c --help" 0 "teehost phala" "" -- "$T" phala $c --help
 done
-ck "simulator says it is not in this build" 2 "" "the built-in dstack simulator is not in this build yet" -- \
-  "$T" phala simulator start
+mkdir -m 700 "$work/simhome"
+ck "phala simulator start runs the dstack simulator, socket and --port" 0 "simulator: started" "" -- \
+  env TEEHOST_HOME="$work/simhome" "$T" phala simulator start --port 0
+ck "phala simulator status" 0 "running (pid" "" -- env TEEHOST_HOME="$work/simhome" "$T" phala simulator status
+ck "phala simulator stop" 0 "simulator: stopped" "" -- env TEEHOST_HOME="$work/simhome" "$T" phala simulator stop
+ck "phala simulator --help names the commands" 0 "teehost phala simulator stop" "" -- "$T" phala simulator --help
 ck "docker is dispatched to phala_cli.docker" 0 "docker login" "" -- "$T" phala docker --help
 mkdir -p "$work/broken/scripts/phala_cli"
 echo 'error("simulated broken module")' >"$work/broken/scripts/phala_cli/docker.lua"
