@@ -12,6 +12,7 @@
  * a callback only marks the client closing and the free happens when the dispatch unwinds. */
 #include "dstack.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,7 @@ static void on_http_done(void *ud, th_http_response *res, const th_err *err) {
   k->http = NULL;
   if (res) transport_done(k, res->status, res->body, res->body_len, NULL);
   else transport_done(k, 0, NULL, 0, err);
+  if (res && res->body) sodium_memzero(res->body, res->body_len); /* GetKey replies hold keys */
   th_http_response_free(res);
 }
 

@@ -9,6 +9,7 @@
  * handle's close. */
 #include "dstack.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,7 @@ static void on_timer(uv_timer_t *t) {
   } else {
     cb(ud, status, resp, resp_len, NULL);
   }
+  if (resp) sodium_memzero(resp, resp_len); /* a GetKey reply holds a derived key */
   free(resp);
 }
 

@@ -5,6 +5,7 @@
  * Content-Length always, "Name: value" headers, the connection closed once the client half-closes,
  * 413 for a body over 10 MiB, 400 for malformed HTTP — and it keeps serving after all of them.
  * Every answer here carries Content-Type: application/json. */
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,7 @@ static void on_request(void *ud, th_http_req *req) {
     return;
   }
   th_http_req_respond(req, status, &ct, 1, resp, rlen, NULL);
+  sodium_memzero(resp, rlen); /* GetKey and DeriveKey replies hold keys */
   free(resp);
 }
 
