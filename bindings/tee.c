@@ -51,7 +51,14 @@ static int state_gc(lua_State *L) {
   state_resource_close(&st->res);
   th_simulator_free(st->sim);
   st->sim = NULL;
+  th_secret_pool_unref(st->keys); /* Keys still alive hold their own reference */
+  st->keys = NULL;
   return 0;
+}
+
+th_secret_pool *tee_secret_pool(tee_state *st) {
+  if (!st->keys) st->keys = th_secret_pool_new(32, 256); /* 256 keys per 8 KiB block */
+  return st->keys;
 }
 
 tee_state *tee_state_get(lua_State *L) {

@@ -13,6 +13,7 @@
 #include "dstack.h"
 #include "host.h"
 #include "keys.h"
+#include "secret_pool.h"
 #include "simulator.h"
 
 #define TEE_KEY_MT "teehost.TeeKey"
@@ -29,6 +30,7 @@ typedef struct tee_state {
   int has_app_id;
   int inflight;        /* calls started and not yet released */
   int report;          /* print the endpoint line when the first call needs the client */
+  th_secret_pool *keys; /* where Keys keep their secrets; created on first use */
 } tee_state;
 
 tee_state *tee_state_get(lua_State *L);
@@ -44,6 +46,9 @@ th_simulator *tee_simulator(tee_state *st, const th_simulator_opts *extra, th_er
 int tee_push_key(lua_State *L, const th_dstack_key *k, th_key_alg alg, const char *path,
                  size_t path_len, const char *purpose, size_t purpose_len, const uint8_t *app_id,
                  th_err *err);
+
+/* The pool Keys take their secret slots from (NULL when out of locked memory). */
+th_secret_pool *tee_secret_pool(tee_state *st);
 
 /* Pushes lowercase hex of n bytes. */
 void tee_push_hex(lua_State *L, const uint8_t *p, size_t n);

@@ -1,8 +1,10 @@
 /* bindings/tee_key.c — the Key userdata that tee.get_key returns (DESIGN.md "Keys").
  *
- * It owns the 32 derived bytes in sodium_malloc memory (guard pages, no swap; read-only except
- * while being set) and wipes them on __gc and __close, which share one function as Lua's files
- * do; a closed key says so instead of crashing. The secret never becomes a Lua string unless the
+ * It owns the 32 derived bytes in a slot of the host's secret pool (core/secret_pool: sodium_malloc
+ * blocks — guard pages, locked, no core dump — carved into slots, since one sodium_malloc per key
+ * costs more than the key) and wipes them on __gc and __close, which share one function as Lua's
+ * files do; a closed key says so instead of crashing. The public key is computed when first
+ * asked for, not on every get_key. The secret never becomes a Lua string unless the
  * script calls key:secret_hex(). Methods:
  *   key:public_key() -> hex (33-byte compressed secp256k1, or 32-byte ed25519)
  *   key:evm_address() -> "0x…" (EIP-55; from the secp256k1 key of these bytes)
@@ -16,17 +18,17 @@
  *   key:secret_hex() -> the 32 bytes as hex (only when asked)
  *   key:close()   tostring(key) -> "tee.Key<secp256k1 path=\"…\" 02ab…>" (never the secret) */
 #include <lauxlib.h>
-#include <sodium.h>
 #include <string.h>
 
 #include "hex.h"
 #include "tee_internal.h"
 
 typedef struct tee_key {
-  uint8_t *secret; /* sodium_malloc(32), NULL once closed */
+  uint8_t *secret;      /* a pool slot, NULL once closed */
+  th_secret_pool *pool; /* referenced while the slot is held */
   th_key_alg alg;
   uint8_t pub[33];
-  size_t pub_len;
+  size_t pub_len;       /* 0 until computed */
   uint8_t chain[2][65];
   int chain_len;
   uint8_t app_id[20];
@@ -52,17 +54,23 @@ int tee_push_key(lua_State *L, const th_dstack_key *k, th_key_alg alg, const cha
     memcpy(key->app_id, app_id, 20);
     key->has_app_id = 1;
   }
-  if (sodium_init() < 0 || !(key->secret = sodium_malloc(32))) {
+  th_secret_pool *pool = tee_secret_pool(tee_state_get(L));
+  if (!pool || !(key->secret = th_secret_pool_alloc(pool))) {
     lua_pop(L, 1);
     return th_err_set(err, TH_ENOMEM, "tee.get_key: out of secure memory");
   }
+  th_secret_pool_ref(pool);
+  key->pool = pool;
   memcpy(key->secret, k->key, 32);
-  sodium_mprotect_readonly(key->secret);
-  if (th_key_public(alg, key->secret, key->pub, &key->pub_len, err) != 0) {
-    lua_pop(L, 1); /* its __gc wipes the secret */
-    return -1;
-  }
   return 0;
+}
+
+/* The public key, computed on first use; raises when the bytes are not a valid secp256k1
+ * scalar (probability 2^-128, and the agent would have refused to derive it). */
+static void need_pub(lua_State *L, tee_key *k) {
+  th_err err = {0};
+  if (!k->pub_len && th_key_public(k->alg, k->secret, k->pub, &k->pub_len, &err) != 0)
+    luaL_error(L, "tee.Key: %s", err.message);
 }
 
 static tee_key *check_key(lua_State *L) {
@@ -73,13 +81,18 @@ static tee_key *check_key(lua_State *L) {
 
 static int key_gc(lua_State *L) {
   tee_key *k = luaL_checkudata(L, 1, TEE_KEY_MT);
-  sodium_free(k->secret); /* zeroes the block before unmapping it */
+  if (k->secret) {
+    th_secret_pool_free(k->pool, k->secret); /* wipes the slot */
+    th_secret_pool_unref(k->pool);
+  }
   k->secret = NULL;
+  k->pool = NULL;
   return 0;
 }
 
 static int key_public_key(lua_State *L) {
   tee_key *k = check_key(L);
+  need_pub(L, k);
   tee_push_hex(L, k->pub, k->pub_len);
   return 1;
 }
@@ -145,6 +158,7 @@ static int key_verify_chain(lua_State *L) {
   size_t plen;
   lua_getiuservalue(L, 1, 2);
   const char *purpose = lua_tolstring(L, -1, &plen);
+  need_pub(L, k);
   if (th_key_verify_chain(purpose, plen, k->pub, k->pub_len, k->chain[0], k->chain[1], k->app_id,
                           root33, NULL, NULL, &err) != 0)
     return th_push_failure(L, &err);
@@ -192,6 +206,7 @@ static int key_tostring(lua_State *L) {
     return 1;
   }
   char pub[67];
+  need_pub(L, k);
   th_hex_encode(k->pub, k->pub_len, pub);
   lua_getiuservalue(L, 1, 1);
   lua_pushfstring(L, "tee.Key<%s path=\"%s\" %s>", th_key_alg_name(k->alg), lua_tostring(L, -1), pub);
