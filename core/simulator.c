@@ -56,6 +56,7 @@ void th_simulator_free(th_simulator *s) {
   free(s->log_json);
   free(s->log_json_str);
   free(s->info_resp);
+  sodium_free(s->key_cache); /* derived keys: wiped with the block */
   free(s);
 }
 

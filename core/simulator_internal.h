@@ -74,6 +74,7 @@ struct th_simulator {
   size_t info_len;
   unsigned info_gen;
   int caches_valid; /* 0 until the first build */
+  struct th_sim_key_slot *key_cache; /* GetKey results by (algorithm, path, purpose); sodium_malloc */
 };
 
 /* ---- JSON output (simulator_buf.c) ---- */

@@ -3,7 +3,12 @@
  * 2.8, 3), EmitEvent (2.9), Version (2.6), GpuInfo (2.10).
  *
  * All key material comes from core/keys with the app key; derived secrets live on the stack and
- * are wiped before return. Response fields in proto order, hex lowercase. */
+ * are wiped before return. Response fields in proto order, hex lowercase.
+ *
+ * GetKey is a pure function of (algorithm, path, purpose) and the app key — RFC 6979 signatures
+ * included — and costs two secp256k1 multiplications, so results are kept in a small
+ * direct-mapped cache in sodium_malloc memory (locked, guarded, wiped when the simulator is
+ * freed): a hit answers the identical bytes without the curve work. */
 #include <sodium.h>
 #include <string.h>
 
@@ -12,15 +17,52 @@
 
 static const uint8_t *app_key(const th_simulator *s) { return s->secret + TH_SIM_APP_KEY; }
 
+#define KEY_CACHE_SLOTS 256
+
+struct th_sim_key_slot {
+  uint8_t tag[32]; /* BLAKE2b of (algorithm, path, purpose); all zero = empty */
+  th_key_result k;
+};
+
+/* The slot for this request and its tag; NULL when the cache cannot be had (no locked memory:
+ * then every call derives). */
+static struct th_sim_key_slot *cache_slot(th_simulator *s, th_key_alg alg, const th_sim_req *r,
+                                          uint8_t tag[32]) {
+  if (!s->key_cache) {
+    size_t size = KEY_CACHE_SLOTS * sizeof *s->key_cache;
+    if (!(s->key_cache = sodium_malloc(size))) return NULL;
+    sodium_memzero(s->key_cache, size);
+  }
+  crypto_generichash_state h;
+  uint8_t a = (uint8_t)alg;
+  size_t plen = strlen(r->path);
+  uint8_t len[8];
+  for (int i = 0; i < 8; i++) len[i] = (uint8_t)((uint64_t)plen >> (8 * i));
+  crypto_generichash_init(&h, NULL, 0, 32);
+  crypto_generichash_update(&h, &a, 1);
+  crypto_generichash_update(&h, len, sizeof len); /* so (path, purpose) splits are unambiguous */
+  crypto_generichash_update(&h, (const uint8_t *)r->path, plen);
+  crypto_generichash_update(&h, (const uint8_t *)r->purpose, strlen(r->purpose));
+  crypto_generichash_final(&h, tag, 32);
+  return &s->key_cache[(tag[0] | (unsigned)tag[1] << 8) % KEY_CACHE_SLOTS];
+}
+
 static int get_key(th_simulator *s, const th_sim_req *r, th_sbuf *out, const char *key_name,
                    const char *chain_name, th_err *err) {
   th_key_alg alg;
   th_key_result k;
+  uint8_t tag[32];
   if (th_key_alg_parse(r->algorithm, 0, &alg, err) != 0) return -1;
-  if (th_key_get(app_key(s), s->k256_sig, r->path, strlen(r->path), r->purpose, strlen(r->purpose),
-                 alg, &k, err) != 0) {
+  struct th_sim_key_slot *slot = cache_slot(s, alg, r, tag);
+  if (slot && sodium_memcmp(slot->tag, tag, 32) == 0) {
+    k = slot->k;
+  } else if (th_key_get(app_key(s), s->k256_sig, r->path, strlen(r->path), r->purpose,
+                        strlen(r->purpose), alg, &k, err) != 0) {
     sodium_memzero(&k, sizeof k);
     return -1;
+  } else if (slot) {
+    memcpy(slot->tag, tag, 32);
+    slot->k = k;
   }
   th_sbuf_cstr(out, "{\"");
   th_sbuf_cstr(out, key_name);
