@@ -943,6 +943,11 @@ static void test_parse_reply(void **state) {
   assert_int_equal(th_dstack_parse_reply("Info", 200, "{\"a\":\"\\u0000\"}", 14, &r, &err), -1);
   assert_string_equal(err.message, "Info: the agent's answer is not JSON (HTTP 200)");
   assert_null(r);
+  /* an escaped backslash before "u0000" is text, not a NUL */
+  assert_int_equal(th_dstack_parse_reply("Info", 200, "{\"a\":\"\\\\u0000\"}", 15, &r, &err), 0);
+  assert_string_equal(cJSON_GetObjectItem(r, "a")->valuestring, "\\u0000");
+  cJSON_Delete(r);
+  assert_int_equal(th_dstack_parse_reply("Info", 200, "{\"a\":1} x", 10, &r, &err), -1);
   assert_int_equal(th_dstack_parse_reply("Info", 201, "{}", 2, &r, &err), -1);
   assert_string_equal(err.message, "Info: agent answered HTTP 201");
   assert_int_equal(th_dstack_parse_reply("X", 0, NULL, 0, &r, NULL), -1);
