@@ -24,6 +24,8 @@
 #include <string.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <sodium.h>
 
 #include "keccak.h"
@@ -546,8 +548,29 @@ static void eliza_derive_matches_plugin_tee(void **state) {
   free(der);
 }
 
+/* HKDF of any info length (dstack paths are not capped; OpenSSL 3.0's HKDF refuses long info):
+ * checked against RFC 5869 computed with OpenSSL's HMAC, an independent implementation. */
+static void hkdf_takes_long_paths(void **state) {
+  (void)state;
+  static const uint8_t ikm[32] = {7};
+  size_t lens[] = {0, 5, 1024, 32768, 32769, 200000};
+  for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+    size_t n = lens[i];
+    uint8_t *info = malloc(n + 1), got[32], prk[32], want[32];
+    unsigned int len = 32;
+    memset(info, 'a', n);
+    assert_int_equal(th_key_hkdf(ikm, sizeof ikm, info, n, got, NULL), 0);
+    assert_non_null(HMAC(EVP_sha256(), "RATLS", 5, ikm, sizeof ikm, prk, &len));
+    info[n] = 1;
+    assert_non_null(HMAC(EVP_sha256(), prk, 32, info, n + 1, want, &len));
+    assert_memory_equal(got, want, 32);
+    free(info);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(hkdf_takes_long_paths),
       cmocka_unit_test(app_public_keys_and_address),
       cmocka_unit_test(get_key_every_entry),
       cmocka_unit_test(kms_signature_recovers_to_the_root),
