@@ -79,8 +79,8 @@ static int read_bytes(cursor *c, const char *field, uint32_t cap, uint8_t **out,
 /* A String as a C string: no NUL inside (the event log's names never hold one, and a NUL would
  * cut what a C caller sees short of what was measured). */
 static int read_string(cursor *c, const char *field, char **out) {
-  size_t at = c->off, n;
-  uint8_t *s;
+  size_t at = c->off, n = 0;
+  uint8_t *s = NULL;
   if (read_bytes(c, field, TH_ATTESTATION_MAX_STRING, &s, &n)) return -1;
   if (memchr(s, 0, n)) {
     free(s);

@@ -134,7 +134,7 @@ static void round_trips_every_length(void **state) {
   /* Self-made: bytes (37i + 11) mod 256 with 0..3 leading zeros, lengths 0..80. */
   for (size_t zeros = 0; zeros < 4; zeros++) {
     for (size_t len = zeros; len <= 80; len++) {
-      uint8_t in[80], back[80];
+      uint8_t in[80] = {0}, back[80];
       char text[TH_BASE58_ENCODED_MAX(80)];
       size_t text_len, back_len;
       for (size_t i = 0; i < len; i++) in[i] = i < zeros ? 0 : (uint8_t)(37 * i + 11);
