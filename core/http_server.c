@@ -24,8 +24,7 @@
  *    response from inside the access handler). In external-polling mode MHD 0.9.75 drops its
  *    inter-thread channel, so MHD_resume_connection wakes nothing and MHD_get_timeout does not
  *    know about it either: the 0-ms timer armed by listener_kick() is what gets the answer
- *    out. The connection is suspended before on_request runs, so answering synchronously from
- *    on_request takes the same path.
+ *    out. An answer given synchronously from on_request is queued at once, without suspending.
  *  - Request data: the path is MHD's percent-decoded URL path; query arguments are decoded by
  *    MHD too ('+' is a space); the raw query string is kept as sent.
  *  - We bind the listen sockets ourselves (MHD_OPTION_LISTEN_SOCKET): that gives exact error
@@ -129,6 +128,7 @@ struct th_conn {
   size_t discarded;             /* body bytes dropped in PHASE_TOO_BIG */
   struct MHD_Response *answer;  /* PHASE_ANSWERED; NULL (out of memory) -> a plain 500 */
   unsigned status;
+  bool in_handler;              /* on_request is running for this connection (not suspended) */
 };
 
 struct th_http_req {
@@ -486,10 +486,21 @@ static enum MHD_Result hand_out(th_conn *c, struct MHD_Connection *mc) {
   req->conn = c;
   c->phase = PHASE_HANDED;
   server_link(s, req);
-  /* suspended before the owner sees it, so a synchronous respond() can resume at once */
-  MHD_suspend_connection(mc);
+  /* An owner that answers at once (the simulator does) gets its answer queued right here; only
+   * a deferred answer costs a suspend, a resume and another MHD_run. */
+  c->in_handler = true;
   s->on_request(s->ud, req);
-  return MHD_YES;
+  c->in_handler = false;
+  if (c->phase != PHASE_ANSWERED) {
+    MHD_suspend_connection(mc);
+    return MHD_YES;
+  }
+  struct MHD_Response *r = c->answer;
+  c->answer = NULL;
+  c->phase = PHASE_DONE;
+  enum MHD_Result ok = queue_answer(mc, c->status, r);
+  if (r) MHD_destroy_response(r);
+  return ok;
 }
 
 static enum MHD_Result final_call(th_conn *c, struct MHD_Connection *mc) {
@@ -609,6 +620,7 @@ static void conn_answer(th_http_req *req, unsigned status, struct MHD_Response *
   c->answer = r;
   c->status = status;
   c->phase = PHASE_ANSWERED;
+  if (c->in_handler) return; /* hand_out queues it when on_request returns */
   MHD_resume_connection(c->mhd);
   listener_kick(c->listener);
 }
