@@ -5,8 +5,6 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <secp256k1.h>
-#include <secp256k1_recovery.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +12,7 @@
 
 #include "hex.h"
 #include "keccak.h"
+#include "keys.h"
 
 /* ---- the plaintext: JSON.stringify ------------------------------------------------------- */
 
@@ -280,19 +279,9 @@ int th_phala_env_kms_signer(const uint8_t app_id[20], const uint8_t public_key[3
   if (signature[64] > 3)
     return th_err_set(err, TH_EVERIFY, "KMS signature: recovery id %u out of range (0..3)",
                       signature[64]);
-  /* A context of our own (cheap since libsecp256k1 0.2: no tables to build) rather than the
-   * static one, which the library wants self-tested first. */
-  secp256k1_context *ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-  if (!ctx) return th_err_set(err, TH_ENOMEM, "KMS signature: out of memory");
-  secp256k1_ecdsa_recoverable_signature sig;
-  secp256k1_pubkey pub;
-  size_t len = 33;
-  int ok =
-      secp256k1_ecdsa_recoverable_signature_parse_compact(ctx, &sig, signature, signature[64]) &&
-      secp256k1_ecdsa_recover(ctx, &pub, &sig, digest) &&
-      secp256k1_ec_pubkey_serialize(ctx, signer, &len, &pub, SECP256K1_EC_COMPRESSED);
-  secp256k1_context_destroy(ctx);
-  return ok ? 0 : th_err_set(err, TH_EVERIFY, "KMS signature: no key recovers from it");
+  if (th_secp256k1_recover(digest, signature, signer, NULL) != 0)
+    return th_err_set(err, TH_EVERIFY, "KMS signature: no key recovers from it");
+  return 0;
 }
 
 int th_phala_env_check_kms_signature(const char *app_id_hex, const char *public_key_hex,

@@ -1,6 +1,6 @@
 /* core/phala_env.h — Phala Cloud / dstack encrypted environment variables and the KMS signature
- * on the env-encryption key (shared/specs/phala-cloud.md 5.1–5.4), on OpenSSL 3 and
- * libsecp256k1.
+ * on the env-encryption key (shared/specs/phala-cloud.md 5.1–5.4), on OpenSSL 3 and core/keys
+ * (libsecp256k1 key recovery).
  *
  * encrypted_env, as dstack-sdk's encryptEnvVars makes it and dstack decrypts it in the CVM:
  *   plaintext = UTF-8 of JSON.stringify({env: [{key, value}, ...]}) (compact, JS escaping)
