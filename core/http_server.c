@@ -474,6 +474,16 @@ static enum MHD_Result body_call(th_conn *c, const char *data, size_t *size) {
   return c->discarded > max ? MHD_NO : MHD_YES;
 }
 
+/* Queues the answer the owner parked in the connection (PHASE_ANSWERED). */
+static enum MHD_Result queue_parked(th_conn *c, struct MHD_Connection *mc) {
+  struct MHD_Response *r = c->answer;
+  c->answer = NULL;
+  c->phase = PHASE_DONE;
+  enum MHD_Result ok = queue_answer(mc, c->status, r);
+  if (r) MHD_destroy_response(r);
+  return ok;
+}
+
 static enum MHD_Result hand_out(th_conn *c, struct MHD_Connection *mc) {
   th_http_server *s = c->listener->server;
   if (s->closing) {
@@ -491,16 +501,9 @@ static enum MHD_Result hand_out(th_conn *c, struct MHD_Connection *mc) {
   c->in_handler = true;
   s->on_request(s->ud, req);
   c->in_handler = false;
-  if (c->phase != PHASE_ANSWERED) {
-    MHD_suspend_connection(mc);
-    return MHD_YES;
-  }
-  struct MHD_Response *r = c->answer;
-  c->answer = NULL;
-  c->phase = PHASE_DONE;
-  enum MHD_Result ok = queue_answer(mc, c->status, r);
-  if (r) MHD_destroy_response(r);
-  return ok;
+  if (c->phase == PHASE_ANSWERED) return queue_parked(c, mc);
+  MHD_suspend_connection(mc);
+  return MHD_YES;
 }
 
 static enum MHD_Result final_call(th_conn *c, struct MHD_Connection *mc) {
@@ -514,14 +517,8 @@ static enum MHD_Result final_call(th_conn *c, struct MHD_Connection *mc) {
     /* not expected (we resume only after an answer), but stay suspended rather than spin */
     MHD_suspend_connection(mc);
     return MHD_YES;
-  case PHASE_ANSWERED: {
-    struct MHD_Response *r = c->answer;
-    c->answer = NULL;
-    c->phase = PHASE_DONE;
-    enum MHD_Result ok = queue_answer(mc, c->status, r);
-    if (r) MHD_destroy_response(r);
-    return ok;
-  }
+  case PHASE_ANSWERED:
+    return queue_parked(c, mc);
   default:
     return MHD_YES;
   }
