@@ -192,9 +192,10 @@ return function(args, prog)
   local sub = args[1]
   local run = COMMANDS[sub]
   if run then return run(table.move(args, 2, #args, 1, {}), prog) end
-  if sub == nil or sub == "--help" or sub == "-h" or sub == "help" then
+  if sub == nil then return cli.usage(prog .. " needs a subcommand: start, stop, status or env", help(prog)) end
+  if sub == "--help" or sub == "-h" or sub == "help" then
     print(help(prog))
-    return sub == nil and 2 or 0
+    return 0
   end
   return cli.usage("unknown subcommand '" .. sub .. "'", help(prog))
 end
