@@ -817,6 +817,7 @@ int luaopen_phala(lua_State *L) {
                                    {NULL, NULL}};
   luaL_newlib(L, funcs);
   phala_util_open(L);
+  phala_eth_open(L);
   add_endpoints(L, 0);
   lua_pushliteral(L, TH_PHALA_DEFAULT_BASE_URL);
   lua_setfield(L, -2, "DEFAULT_BASE_URL");

@@ -8,8 +8,11 @@
 --     the file's names; the difference is shown (names only) and confirmed first;
 --   * a deploy never turns into an update by itself: ./.phala/config and PHALA_CLOUD_CVM_UUID
 --     are not read (1.0.35 silently updated the CVM they named); pass --uuid;
---   * on-chain KMS (a contract to register with a wallet) is refused with a message instead of
---     half-done;
+--   * on-chain KMS (spec 3.7 "Between the steps", 3.8 step 3; phala_cli.onchain): the app contract is deployed (or
+--     the new compose hash added) with the key of --private-key/PRIVATE_KEY through --rpc-url,
+--     and the env is encrypted only to a key whose KMS signature recovers the root key the KMS
+--     contract publishes (kmsInfo().k256Pubkey; spec 5.4, weakness 14); the chain is checked,
+--     the root key is read before any gas is spent, and every failure stops before POST /cvms;
 --   * -i asks for every value no flag gave (the compose file found here, the name, the .env, the
 --     sizes, the node and image from the API's list), checks each answer as the flag would and
 --     asks again with the reason, then shows a summary with the compose hash and the same
@@ -19,6 +22,8 @@ local json = require "json"
 local cli = require "teehost.cli"
 local common = require "phala_cli.common"
 local prompt = require "phala_cli.prompt"
+local eth = require "phala_cli.eth"
+local onchain = require "phala_cli.onchain"
 
 local HELP = [[
 teehost phala deploy [COMPOSE] [options]       (COMPOSE or -c: the docker-compose file)
@@ -32,12 +37,16 @@ teehost phala deploy [COMPOSE] [options]       (COMPOSE or -c: the docker-compos
   --vcpu N                 (1)      --memory MB|2G (2048)      --disk-size GB|50G (40)
   --node-id N              node (default: the first available); also --teepod-id
   --image NAME             OS image (default: the node's first)
-  --kms-id SLUG            KMS to use (Phala KMS only; on-chain KMS is not supported)
+  --kms-id SLUG            KMS to use; an on-chain KMS (one with a chain id) also needs:
+  --private-key HEX        the deployer's key, which pays for and owns the app contract (better:
+                           the PRIVATE_KEY environment variable, which `ps` does not show)
+  --rpc-url URL            JSON-RPC endpoint of the KMS's chain
   --pre-launch-script FILE script run before docker compose in the CVM
   --uuid CVM               update this CVM instead (app id, UUID or name); asks first on a
                            terminal unless --yes
   --dry-run                build the app-compose here and show its hash; send nothing
-  --wait, --timeout S      wait until the CVM runs (default timeout 600 s)
+  --wait, --timeout S      wait until the CVM runs (default timeout 600 s); S also bounds the
+                           wait for an on-chain transaction to be mined (default 300 s)
   --api-key KEY, --json, --yes]]
 
 local SPEC = {
@@ -49,6 +58,7 @@ local SPEC = {
   { "private-key", false, "value" },
   { "rpc-url", false, "value" }, { "custom-app-id", false, "value" }, { "interactive", "i", "flag" },
 }
+
 
 -- The default name: the directory's name lowercased, other characters as '-', at least 3
 -- characters (padded with -cvm), at most 20 (phala 1.0.35's rule).
@@ -100,11 +110,17 @@ local function plan_of(ctx)
   local o = ctx.opts
   local positional, extra = common.positionals(ctx, 1)
   if extra then return nil, extra end
-  for _, k in ipairs { "private-key", "rpc-url", "custom-app-id" } do
-    if o[k] then
-      return nil, common.usage(ctx.name, "--" .. k .. ": on-chain KMS deployments (a DstackApp contract registered "
-        .. "with a wallet) are not supported by teehost yet; use a node with Phala KMS")
-    end
+  if o["custom-app-id"] then
+    return nil, common.usage(ctx.name, "--custom-app-id: teehost deploys the app contract of an on-chain KMS itself "
+      .. "(deployAndRegisterApp); reusing a contract is not supported")
+  end
+  if o["private-key"] and not phala.eth_address(o["private-key"]) then
+    local _, why = phala.eth_address(o["private-key"])
+    return nil, common.usage(ctx.name, "--private-key: " .. why .. " (an on-chain KMS deployment needs the deployer's "
+      .. "secp256k1 key)")
+  end
+  if o["rpc-url"] and not o["rpc-url"]:match("^https?://[^%s]+$") then
+    return nil, common.usage(ctx.name, "--rpc-url needs an http:// or https:// URL of the on-chain KMS's chain")
   end
   local path = o.compose or positional
   if o.compose and positional then
@@ -125,7 +141,7 @@ local function plan_of(ctx)
     return nil, common.usage(ctx.name, "needs a docker-compose file (-c COMPOSE, or -i to be asked)", HELP)
   end
   local p = { name = o.name or default_name(), vcpu = 1, memory = 2048, disk_size = 40, image = o.image,
-              compose_path = path, env_path = o["env-file"] }
+              compose_path = path, env_path = o["env-file"], rpc_url = o["rpc-url"] }
   for _, k in ipairs { "vcpu", "memory", "disk-size" } do
     if o[k] then
       local key = k:gsub("-", "_")
@@ -141,6 +157,7 @@ local function plan_of(ctx)
   local wait, timeout, wrc = common.wait_opts(ctx)
   if wait == nil then return nil, wrc end
   p.wait, p.timeout = wait, timeout
+  p.tx_timeout = o.timeout and timeout or onchain.TX_TIMEOUT
   if path then
     local text, crc = common.read_compose(ctx, path)
     if not text then return nil, crc end
@@ -313,7 +330,7 @@ local function command_line(ctx, p, node, image)
   if p.env_path then add("-e", p.env_path) end
   add("--vcpu", p.vcpu, "--memory", p.memory, "--disk-size", p.disk_size, "--node-id", node.teepod_id,
     "--image", image)
-  for _, k in ipairs { "kms-id", "pre-launch-script", "timeout" } do
+  for _, k in ipairs { "kms-id", "rpc-url", "pre-launch-script", "timeout" } do
     if ctx.opts[k] then add("--" .. k, ctx.opts[k]) end
   end
   if ctx.opts.wait then add("--wait") end
@@ -345,7 +362,8 @@ local function summary(ctx, p, node, image, prov)
     { "Memory", p.memory .. " MB" }, { "Disk size", p.disk_size .. " GB" },
     { "Node", ("%s (id %s)"):format(clean(node.name), clean(node.teepod_id)) }, { "Image", clean(image) },
     { "KMS", clean(kms_of(ctx, prov)) },
-    { "Compose hash", prov.compose_hash .. " (measured in RTMR3)" }, { "App ID", prov.app_id },
+    { "Compose hash", prov.compose_hash .. " (measured in RTMR3)" },
+    { "App ID", prov.app_id or "the address of the app contract deployed next (on-chain KMS)" },
   }
   io.stderr:write("\nAbout to create this CVM:\n")
   for _, r in ipairs(rows) do io.stderr:write(("  %-13s %s\n"):format(r[1] .. ":", clean(r[2]))) end
@@ -371,13 +389,6 @@ local function pick_node(ctx, avail, p)
     return nil, common.fail(ctx, ("image %s is not on node %s"):format(common.str(image), common.str(node.name)),
       "ENOTFOUND")
   end
-  for _, k in ipairs(type(avail.kms_list) == "table" and avail.kms_list or {}) do
-    if ctx.opts["kms-id"] and (k.slug == ctx.opts["kms-id"] or k.id == ctx.opts["kms-id"])
-        and common.str(k.chain_id) ~= "-" then
-      return nil, common.fail(ctx, "KMS " .. ctx.opts["kms-id"] .. " is on-chain: registering the app contract is not "
-        .. "supported by teehost yet; choose a Phala KMS", "ENOTSUP")
-    end
-  end
   return node, image
 end
 
@@ -396,6 +407,12 @@ local function create(ctx, c, p)
   end
   local node, image = pick_node(ctx, avail, p)
   if not node then return image end
+  local chain, arc
+  local chosen = onchain.chain_kms(onchain.kms_entry(avail, ctx.opts["kms-id"]))
+  if chosen then
+    chain, arc = onchain.chain_access(ctx, p, chosen, "KMS " .. ctx.opts["kms-id"] .. " is on-chain")
+    if not chain then return arc end
+  end
   local body = {
     name = p.name,
     compose_file = { docker_compose_file = p.compose, allowed_envs = json.array(names_of(p)), name = p.name,
@@ -406,15 +423,21 @@ local function create(ctx, c, p)
   local prov
   prov, msg, code, info = c:provision(body)
   if not prov then return common.fail(ctx, msg, code, info) end
-  if type(prov) ~= "table" or type(prov.compose_hash) ~= "string" or type(prov.app_id) ~= "string" then
-    return common.fail(ctx, "POST /cvms/provision gave no compose_hash and app_id", "EPROTO")
+  if type(prov) ~= "table" or type(prov.compose_hash) ~= "string" then
+    return common.fail(ctx, "POST /cvms/provision gave no compose_hash", "EPROTO")
+  end
+  local ckms = onchain.chain_kms(prov.kms_info)
+  if ckms and (not chain or chain.contract ~= common.str(ckms.kms_contract_address):lower()) then
+    chain, arc = onchain.chain_access(ctx, p, ckms, ("this node provisions with an on-chain KMS (%s)"):format(
+      common.str(ckms.slug ~= json.null and ckms.slug or ckms.id)))
+    if not chain then return arc end
+  end
+  if prov.app_id == json.null then prov.app_id = nil end
+  if not chain and type(prov.app_id) ~= "string" then
+    return common.fail(ctx, "POST /cvms/provision gave no app_id", "EPROTO")
   end
   if type(prov.app_compose) == "string" and phala.compose_hash(prov.app_compose, "raw") ~= prov.compose_hash then
     return common.fail(ctx, "the provision's compose_hash is not the SHA-256 of the app_compose it returned", "EVERIFY")
-  end
-  if type(prov.kms_info) == "table" and common.str(prov.kms_info.chain_id) ~= "-" then
-    return common.fail(ctx, "this node provisions with an on-chain KMS: registering the app contract is not supported "
-      .. "by teehost yet; choose a node with Phala KMS (--node-id)", "ENOTSUP")
   end
   if ctx.opts.interactive then
     summary(ctx, p, node, image, prov)
@@ -422,11 +445,20 @@ local function create(ctx, c, p)
     if not ok then return crc end
   else
     common.note(("Compose hash: %s\nApp ID:       %s\n(the CVM measures this compose hash in RTMR3; "
-      .. "check it with `cvms attestation`)"):format(prov.compose_hash, prov.app_id))
+      .. "check it with `cvms attestation`)"):format(prov.compose_hash, prov.app_id or "the app contract's address"))
   end
   local commit = { app_id = prov.app_id, compose_hash = prov.compose_hash, kms_id = ctx.opts["kms-id"] }
+  local env_key, deployed = prov.app_env_encrypt_pubkey, nil
+  if chain then
+    local drc
+    deployed, drc = onchain.deploy_app(ctx, c, p, chain, prov, node)
+    if not deployed then return drc end
+    commit.app_id, commit.kms_id = deployed.app_id:sub(3), commit.kms_id or chain.slug
+    commit.contract_address, commit.deployer_address = deployed.app_id, deployed.deployer
+    env_key = deployed.pubkey
+  end
   if p.env then
-    local hex, eerr, ecode = common.encrypt(p.env, prov.app_env_encrypt_pubkey)
+    local hex, eerr, ecode = common.encrypt(p.env, env_key)
     if not hex then return common.fail(ctx, eerr, ecode) end
     commit.encrypted_env = hex
   end
@@ -434,13 +466,18 @@ local function create(ctx, c, p)
   vm, msg, code, info = c:commit(commit)
   if not vm then return common.fail(ctx, msg, code, info) end
   if type(vm) ~= "table" then vm = {} end
-  local uuid = vm.vm_uuid or prov.app_id
-  local result = { success = true, vm_uuid = vm.vm_uuid, name = vm.name or p.name, app_id = vm.app_id or prov.app_id,
+  local uuid = vm.vm_uuid or commit.app_id
+  local result = { success = true, vm_uuid = vm.vm_uuid, name = vm.name or p.name, app_id = vm.app_id or commit.app_id,
     compose_hash = prov.compose_hash, node_id = node.teepod_id, image = image, allowed_envs = json.array(names_of(p)),
-    dashboard_url = common.dashboard(uuid), status = vm.status }
+    dashboard_url = common.dashboard(uuid), status = vm.status, contract_address = commit.contract_address,
+    deployer_address = commit.deployer_address, transaction = deployed and deployed.tx }
   return common.finish(ctx, c, result, p.wait and { uuid, "running", p.timeout, "CVM " .. result.name }, function()
     common.rows { { "CVM ID", result.vm_uuid }, { "Name", result.name }, { "App ID", result.app_id },
       { "Compose hash", result.compose_hash }, { "Status", result.status }, { "Dashboard URL", result.dashboard_url } }
+    if deployed then
+      common.rows { { "App contract", result.contract_address }, { "Deployer", result.deployer_address },
+        { "Transaction", result.transaction } }
+    end
   end)
 end
 
@@ -477,9 +514,26 @@ local function update(ctx, c, p)
   if type(prov) ~= "table" or type(prov.compose_hash) ~= "string" then
     return common.fail(ctx, "the compose provision gave no compose_hash", "EPROTO")
   end
-  if type(prov.kms_info) == "table" and common.str(prov.kms_info.chain_id) ~= "-" then
-    return common.fail(ctx, "this CVM uses an on-chain KMS: registering the new compose hash is not supported "
-      .. "by teehost yet", "ENOTSUP")
+  local ckms, chain = onchain.chain_kms(prov.kms_info), nil
+  local app = ("0x" .. common.str(prov.app_id ~= json.null and prov.app_id or d.app_id):gsub("^app_", "")
+    :gsub("^0[xX]", "")):lower()
+  local env_key = d.encrypted_env_pubkey
+  if ckms and (prov.compose_hash_registered ~= true or p.env) then
+    local crc
+    chain, crc = onchain.chain_access(ctx, p, ckms, "this CVM uses an on-chain KMS: the new compose hash must be "
+      .. "added to its app contract and the env key checked")
+    if not chain then return crc end
+    if not app:match("^0x" .. ("%x"):rep(40) .. "$") then
+      return common.fail(ctx, "the CVM's app id is not a contract address: " .. app, "EPROTO")
+    end
+    if p.env then
+      local root
+      root, crc = onchain.root_key(ctx, chain)
+      if not root then return crc end
+      env_key, crc = onchain.verified_env_key(ctx, c, chain, app, root, " (nothing was changed)")
+      if not env_key then return crc end
+    end
+    if prov.compose_hash_registered == true then chain = nil end
   end
   local verified = predicted == prov.compose_hash
   common.note(("Compose hash: %s (%s)"):format(prov.compose_hash, verified and "teehost computed the same value"
@@ -487,9 +541,18 @@ local function update(ctx, c, p)
   local ok, crc = common.confirm(ctx, ("Update CVM %s (app_%s)? It restarts with the new %s"):format(
     common.str(d.name), common.str(d.app_id), p.env and "compose and env" or "compose"))
   if not ok then return crc end
+  local tx
+  if chain then
+    local data, why = eth.call_data("addComposeHash(bytes32)", { { "bytes32", prov.compose_hash } })
+    if not data then return common.fail(ctx, "the provision's compose hash: " .. why, "EPROTO") end
+    local receipt, trc = onchain.transact(ctx, p, chain, { to = app, data = data },
+      "Adding the compose hash to app contract " .. app)
+    if not receipt then return trc end
+    tx = receipt.transactionHash
+  end
   local commit = { compose_hash = prov.compose_hash }
   if p.env then
-    local hex, eerr, ecode = common.encrypt(p.env, d.encrypted_env_pubkey)
+    local hex, eerr, ecode = common.encrypt(p.env, env_key)
     if not hex then return common.fail(ctx, eerr, ecode) end
     commit.encrypted_env, commit.env_keys = hex, json.array(p.env.names)
   end
@@ -498,7 +561,8 @@ local function update(ctx, c, p)
   if not r then return common.fail(ctx, msg, code, info) end
   local result = { success = true, updated = true, vm_uuid = d.vm_uuid, name = d.name, app_id = d.app_id,
     compose_hash = prov.compose_hash, compose_hash_verified = verified, env_sent = p.env ~= nil,
-    allowed_envs = json.array(new_allowed), env_changes = diff, dashboard_url = common.dashboard(d.vm_uuid or ref) }
+    allowed_envs = json.array(new_allowed), env_changes = diff, dashboard_url = common.dashboard(d.vm_uuid or ref),
+    transaction = tx }
   local wait = p.wait and { d.vm_uuid or ref, "running", p.timeout, "CVM " .. common.str(d.name) }
   return common.finish(ctx, c, result, wait, function()
     common.rows { { "CVM ID", result.vm_uuid }, { "Name", result.name }, { "App ID", result.app_id },

@@ -631,10 +631,11 @@ H.attestation = with_cvm(function(state, _, cvm)
               tcb_info = tcb, compose_file = cvm.app_compose }
 end)
 
-function H.kms_pubkey(_, _, slug, app_id)
+function H.kms_pubkey(state, _, slug, app_id)
   for _, k in ipairs(KMS_LIST) do
     if k.slug == slug or k.id == slug then
       if not app_id:match("^0x%x+$") and not app_id:match("^%x+$") then return fail(400, "Invalid app id") end
+      if state.opts.kms_pubkey then return ok(state.opts.kms_pubkey(slug, app_id)) end
       return ok { public_key = M.ENV_PUBKEY, signature = "8542c49081fbf4e03f62034f13fbf70630bdf256a53032e38465a27c36fd6"
         .. "bed7a5e7111652004aef37f7fd92fbfc1285212c4ae6a6154203a48f5e16cad2cef00" }
     end
@@ -657,6 +658,15 @@ local function placement(body)
   return node, img
 end
 
+-- The KMS_LIST entry of an on-chain KMS named by slug or id, else nil.
+local function chain_kms(id)
+  for _, k in ipairs(KMS_LIST) do
+    if id and (k.slug == id or k.id == id) and k.chain_id ~= json.null then return k end
+  end
+end
+
+-- With an on-chain kms_id the app id is the contract the client deploys next (spec 3.7): the
+-- reply has none, and the commit names it (app_id = contract_address, with deployer_address).
 function H.provision(state, req)
   local body, err = body_of(req, "provision")
   if not body then return err end
@@ -664,17 +674,28 @@ function H.provision(state, req)
   if not node then return img end
   local text = app_compose_text(state, body.compose_file, body.name)
   local hash = M.sha256_hex(text)
-  local app_id = hash:sub(1, 40)
-  state.provisions[app_id] = { body = body, node = node, image = img, app_compose = text, compose_hash = hash }
-  return ok { app_id = app_id, app_env_encrypt_pubkey = M.ENV_PUBKEY, compose_hash = hash, fmspc = node.fmspc,
-              device_id = node.device_id, os_image_hash = json.null, teepod_id = node.teepod_id,
-              kms_id = null(body.kms_id), kms_info = PHALA_KMS, instance_type = "tdx.small" }
+  local chain = chain_kms(body.kms_id)
+  local app_id = chain and json.null or hash:sub(1, 40)
+  state.provisions[chain and ("onchain:" .. hash) or app_id] = { body = body, node = node, image = img,
+                                                                 app_compose = text, compose_hash = hash }
+  return ok { app_id = app_id, app_env_encrypt_pubkey = chain and json.null or M.ENV_PUBKEY, compose_hash = hash,
+              fmspc = node.fmspc, device_id = node.device_id, os_image_hash = json.null, teepod_id = node.teepod_id,
+              kms_id = null(body.kms_id), kms_info = chain or PHALA_KMS, instance_type = "tdx.small" }
 end
 
 function H.commit(state, req)
   local body, err = body_of(req, "commit")
   if not body then return err end
-  local p = state.provisions[body.app_id]
+  local key = body.app_id
+  if body.contract_address or body.deployer_address then
+    if type(body.contract_address) ~= "string" or type(body.deployer_address) ~= "string"
+        or body.contract_address:lower():gsub("^0x", "") ~= body.app_id:lower():gsub("^0x", "") then
+      return business(400, "ERR-01-007", "On-chain commit needs contract_address = app_id and deployer_address",
+                      "Deploy the app contract first")
+    end
+    key = "onchain:" .. body.compose_hash
+  end
+  local p = state.provisions[key]
   if not p then return fail(404, "No provision for app_id " .. body.app_id .. " (POST /cvms/provision first)") end
   if body.compose_hash ~= p.compose_hash then
     return business(400, "ERR-01-006", "Compose hash invalid or expired", "Provision again and commit its compose_hash")
@@ -684,7 +705,7 @@ function H.commit(state, req)
   end
   local opened, eerr = open_env(state, body.encrypted_env, p.app_compose, p.image)
   if not opened then return eerr end
-  state.provisions[body.app_id] = nil
+  state.provisions[key] = nil
   local b = p.body
   local cvm = add_cvm(state, { name = b.name, app_id = body.app_id, node = p.node, image = p.image,
                                vcpu = CHECK.int(b.vcpu or 1), memory = CHECK.int(b.memory or 2048),
@@ -781,7 +802,7 @@ H.compose_provision = with_cvm(function(state, req, cvm)
   local text = app_compose_text(state, c, cvm.name)
   cvm.update = { app_compose = text, compose_hash = M.sha256_hex(text) }
   return ok { app_id = cvm.app_id, device_id = cvm.node.device_id, compose_hash = cvm.update.compose_hash,
-              kms_info = json.null, compose_hash_registered = false }
+              kms_info = chain_kms(cvm.kms_id) or json.null, compose_hash_registered = false }
 end)
 
 H.compose_commit = with_cvm(function(state, req, cvm)
@@ -925,7 +946,8 @@ local function seed(state)
 end
 
 -- start{ prefix = "/api/v1", api_key = M.API_KEY, boot_delay = 0.05 (false: on state.advance),
---        decrypt = fn, strict_env = true, attestation = fn(cvm) -> body, seed = true, port = 0 }
+--        decrypt = fn, strict_env = true, attestation = fn(cvm) -> body, seed = true, port = 0,
+--        kms_pubkey = fn(slug, app_id) -> {public_key=, signature=} (default: a fixed reply) }
 -- -> server, state
 function M.start(opts)
   opts = opts or {}
