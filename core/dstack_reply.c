@@ -17,11 +17,10 @@
 /* A \u0000 escape inside a string: cJSON would cut the string there without a word, so such a
  * reply is refused instead (a \ escaped by another \ does not count). */
 static int has_nul_escape(const char *body, size_t len) {
-  for (const char *p = body, *end = body + len;
-       (p = memmem(p, (size_t)(end - p), "\\u0000", 6)) != NULL; p++) {
-    size_t slashes = 0;
-    while (p - slashes > body && p[-(ptrdiff_t)slashes - 1] == '\\') slashes++;
-    if (slashes % 2 == 0) return 1;
+  const char *end = body + len;
+  for (const char *p = body; (p = memchr(p, '\\', (size_t)(end - p))) != NULL; p += 2) {
+    if (end - p >= 6 && !memcmp(p + 1, "u0000", 5)) return 1;
+    if (end - p < 2) break; /* a backslash escapes the character after it: skip both */
   }
   return 0;
 }

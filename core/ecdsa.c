@@ -108,21 +108,49 @@ int th_ecdsa_verify_raw(EVP_PKEY *key, const uint8_t *msg, size_t len, const uin
   return rc;
 }
 
-int th_ecdsa_sign_raw(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t sig[64], th_err *err) {
+/* Signs with an initialised DigestSign context (consumed), writing raw r||s. */
+static int sign_with(EVP_MD_CTX *md, const uint8_t *msg, size_t len, uint8_t sig[64], th_err *err) {
   uint8_t der[80];
   size_t der_len = sizeof der;
   const uint8_t *p = der;
   int ok = 0;
-  EVP_MD_CTX *md = EVP_MD_CTX_new();
   ECDSA_SIG *s = NULL;
-  if (md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
-      EVP_DigestSign(md, der, &der_len, msg, len) == 1 &&
+  if (EVP_DigestSign(md, der, &der_len, msg, len) == 1 &&
       (s = d2i_ECDSA_SIG(NULL, &p, (long)der_len)) != NULL) {
     ok = BN_bn2binpad(ECDSA_SIG_get0_r(s), sig, 32) == 32 &&
          BN_bn2binpad(ECDSA_SIG_get0_s(s), sig + 32, 32) == 32;
   }
   ECDSA_SIG_free(s);
-  EVP_MD_CTX_free(md);
   ERR_clear_error();
   return ok ? 0 : th_err_set(err, TH_EINVAL, "ECDSA signing failed");
+}
+
+int th_ecdsa_sign_raw(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t sig[64], th_err *err) {
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  int rc = md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1
+               ? sign_with(md, msg, len, sig, err)
+               : th_err_set(err, TH_EINVAL, "ECDSA signing failed");
+  EVP_MD_CTX_free(md);
+  ERR_clear_error();
+  return rc;
+}
+
+EVP_MD_CTX *th_ecdsa_signer(EVP_PKEY *key, th_err *err) {
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  if (md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1) return md;
+  EVP_MD_CTX_free(md);
+  ERR_clear_error();
+  th_err_set(err, TH_ENOMEM, "ECDSA: cannot make a signing context");
+  return NULL;
+}
+
+int th_ecdsa_sign_with(const EVP_MD_CTX *signer, const uint8_t *msg, size_t len, uint8_t sig[64],
+                       th_err *err) {
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  int rc = md && EVP_MD_CTX_copy_ex(md, signer) == 1
+               ? sign_with(md, msg, len, sig, err)
+               : th_err_set(err, TH_ENOMEM, "ECDSA: cannot copy the signing context");
+  EVP_MD_CTX_free(md);
+  ERR_clear_error();
+  return rc;
 }

@@ -30,4 +30,11 @@ int th_ecdsa_verify_raw(EVP_PKEY *key, const uint8_t *msg, size_t len, const uin
 /* Signs SHA-256(msg), writing raw r||s. */
 int th_ecdsa_sign_raw(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t sig[64], th_err *err);
 
+/* For a key that signs often (the simulator's attestation key): the DigestSign context made once
+ * (its provider lookups cost about as much as the signature), copied for each signature. The
+ * signer is the caller's (EVP_MD_CTX_free); NULL with err. */
+EVP_MD_CTX *th_ecdsa_signer(EVP_PKEY *key, th_err *err);
+int th_ecdsa_sign_with(const EVP_MD_CTX *signer, const uint8_t *msg, size_t len, uint8_t sig[64],
+                       th_err *err);
+
 #endif

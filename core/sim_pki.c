@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ecdsa.h"
 #include "sim_pki_internal.h"
 
 #define MAX_DER_FILE (64 * 1024)
@@ -177,7 +178,8 @@ th_sim_pki *th_sim_pki_open(const char *dir, const uint8_t *seed, th_err *err) {
          th_sim_derive_ids(s, pki->ppid, pki->qe_id, pki->instance_id, err) == 0;
   }
   OPENSSL_cleanse(s, sizeof s);
-  if (ok && load_objects(pki, created, err) == 0 && th_sim_build_qe_block(pki, err) == 0)
+  if (ok && load_objects(pki, created, err) == 0 && th_sim_build_qe_block(pki, err) == 0 &&
+      (pki->att_signer = th_ecdsa_signer(pki->key[TH_SIM_ATT], err)) != NULL)
     return pki;
   th_sim_pki_free(pki);
   return NULL;
@@ -185,6 +187,7 @@ th_sim_pki *th_sim_pki_open(const char *dir, const uint8_t *seed, th_err *err) {
 
 void th_sim_pki_free(th_sim_pki *pki) {
   if (!pki) return;
+  EVP_MD_CTX_free(pki->att_signer);
   for (int i = 0; i < TH_SIM_NKEYS; i++) EVP_PKEY_free(pki->key[i]);
   X509_free(pki->root);
   X509_free(pki->pck_ca);

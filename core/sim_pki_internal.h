@@ -49,6 +49,7 @@ struct th_sim_pki {
   uint8_t qe_mrsigner[32];
   uint8_t *qe_block; /* the constant outer certification data (spec 4.5) */
   size_t qe_block_len;
+  EVP_MD_CTX *att_signer; /* the attestation key's DigestSign context, copied per quote */
 };
 
 /* --- sim_pki_keys.c --- */

@@ -144,7 +144,7 @@ int th_sim_pki_quote(th_sim_pki *pki, const th_sim_td *td, int version, uint8_t 
   uint8_t *s = q + signed_len;
   put_u32(s, (uint32_t)sig_len);
   s += 4;
-  if (th_ecdsa_sign_raw(pki->key[TH_SIM_ATT], q, signed_len, s, err) != 0) {
+  if (th_ecdsa_sign_with(pki->att_signer, q, signed_len, s, err) != 0) {
     free(q);
     return -1;
   }
