@@ -95,6 +95,7 @@ struct th_http_server {
   void *ud;
   size_t max_header_bytes;
   size_t max_body_bytes;
+  bool json_errors;
   th_listener tcp;
   th_listener unx;
   int port;
@@ -152,6 +153,12 @@ static const char TEXT_413[] = "Payload Too Large\n";
 static const char TEXT_431[] = "Request Header Fields Too Large\n";
 static const char TEXT_500[] = "Internal Server Error\n";
 static const char TEXT_503[] = "Service Unavailable\n";
+/* The same, for servers whose clients expect a JSON error body (json_errors). */
+static const char JSON_413[] =
+    "{\n  \"error\": \"Payload Too Large: the request body is over the limit\"\n}";
+static const char JSON_431[] = "{\n  \"error\": \"Request Header Fields Too Large\"\n}";
+static const char JSON_500[] = "{\n  \"error\": \"Internal Server Error\"\n}";
+static const char JSON_503[] = "{\n  \"error\": \"Service Unavailable\"\n}";
 
 static void listener_run(th_listener *l);
 static void server_finish_close(th_http_server *s);
@@ -191,16 +198,18 @@ static bool ascii_case_equal(const char *a, const char *b) {
 static struct MHD_Response *canned_response(const char *text) {
   struct MHD_Response *r =
       MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
-  if (r) MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+  if (r)
+    MHD_add_response_header(r, "Content-Type",
+                            text[0] == '{' ? "application/json" : "text/plain; charset=utf-8");
   return r;
 }
 
-static const char *canned_text(unsigned status) {
+static const char *canned_text(unsigned status, bool json) {
   switch (status) {
-  case 413: return TEXT_413;
-  case 431: return TEXT_431;
-  case 503: return TEXT_503;
-  default: return TEXT_500;
+  case 413: return json ? JSON_413 : TEXT_413;
+  case 431: return json ? JSON_431 : TEXT_431;
+  case 503: return json ? JSON_503 : TEXT_503;
+  default: return json ? JSON_500 : TEXT_500;
   }
 }
 
@@ -217,8 +226,9 @@ static enum MHD_Result queue_answer(struct MHD_Connection *mc, unsigned status,
   return ok;
 }
 
-static enum MHD_Result queue_canned(struct MHD_Connection *mc, unsigned status) {
-  struct MHD_Response *r = canned_response(canned_text(status));
+static enum MHD_Result queue_canned(const th_http_server *s, struct MHD_Connection *mc,
+                                     unsigned status) {
+  struct MHD_Response *r = canned_response(canned_text(status, s->json_errors));
   if (!r) return MHD_NO;
   enum MHD_Result ok = MHD_queue_response(mc, status, r);
   MHD_destroy_response(r);
@@ -451,7 +461,7 @@ static enum MHD_Result first_call(th_conn *c, struct MHD_Connection *mc, const c
     req_free(req);
     c->phase = PHASE_DONE;
     /* queued before the body: MHD refuses the body and closes after answering */
-    return queue_canned(mc, refuse);
+    return queue_canned(s, mc, refuse);
   }
   c->req = req;
   c->phase = PHASE_COLLECT;
@@ -490,7 +500,7 @@ static enum MHD_Result hand_out(th_conn *c, struct MHD_Connection *mc) {
     req_free(c->req);
     c->req = NULL;
     c->phase = PHASE_DONE;
-    return queue_canned(mc, 503);
+    return queue_canned(s, mc, 503);
   }
   th_http_req *req = c->req;
   req->conn = c;
@@ -512,7 +522,7 @@ static enum MHD_Result final_call(th_conn *c, struct MHD_Connection *mc) {
     return hand_out(c, mc);
   case PHASE_TOO_BIG:
     c->phase = PHASE_DONE;
-    return queue_canned(mc, 413);
+    return queue_canned(c->listener->server, mc, 413);
   case PHASE_HANDED:
     /* not expected (we resume only after an answer), but stay suspended rather than spin */
     MHD_suspend_connection(mc);
@@ -681,7 +691,8 @@ int th_http_req_respond(th_http_req *req, int status, const th_http_header *head
     conn_answer(req, (unsigned)status, r);
   } else {
     /* the owner's answer is unusable; the client still deserves one */
-    conn_answer(req, 500, canned_response(TEXT_500));
+    bool json = req->conn->listener->server->json_errors;
+    conn_answer(req, 500, canned_response(canned_text(500, json)));
   }
   req_free(req);
   return rc;
@@ -689,7 +700,10 @@ int th_http_req_respond(th_http_req *req, int status, const th_http_header *head
 
 void th_http_req_drop(th_http_req *req) {
   if (!req) return;
-  if (req->conn) conn_answer(req, 503, canned_response(TEXT_503));
+  if (req->conn) {
+    bool json = req->conn->listener->server->json_errors;
+    conn_answer(req, 503, canned_response(canned_text(503, json)));
+  }
   req_free(req);
 }
 
@@ -739,7 +753,7 @@ static void on_handle_closed(uv_handle_t *h) {
 static void detach_all(th_http_server *s) {
   while (s->handed) {
     th_http_req *req = s->handed;
-    conn_answer(req, 503, canned_response(TEXT_503));
+    conn_answer(req, 503, canned_response(canned_text(503, s->json_errors)));
   }
 }
 
@@ -1016,6 +1030,7 @@ th_http_server *th_http_server_start(uv_loop_t *loop, const th_http_server_opts 
   s->port = -1;
   s->max_header_bytes = opts->max_header_bytes ? opts->max_header_bytes : DEFAULT_MAX_HEADER_BYTES;
   s->max_body_bytes = opts->max_body_bytes ? opts->max_body_bytes : DEFAULT_MAX_BODY_BYTES;
+  s->json_errors = opts->json_errors != 0;
   s->tcp.server = s->unx.server = s;
   if (start_listeners(s, opts, err) ||
       (s->tcp.daemon && listener_watch(&s->tcp, err)) ||

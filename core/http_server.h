@@ -47,6 +47,8 @@ typedef struct th_http_server_opts {
   size_t max_body_bytes;   /* 0 = default 8 MiB */
   unsigned idle_timeout_s; /* close idle/slow connections after this; 0 = default 60 */
   unsigned max_connections;/* 0 = default 4096 */
+  int json_errors;         /* the server's own answers (413, 431, 500, 503) as JSON bodies
+                              {"error": "…"} (the dstack agent's error shape), not plain text */
 } th_http_server_opts;
 
 /* Starts listening. Returns NULL with err filled: TH_EINVAL (no listener asked for, bad host),

@@ -47,6 +47,7 @@ th_simulator_server *th_simulator_serve(th_simulator *sim, uv_loop_t *loop, cons
   o.port = port;
   o.unix_socket = unix_socket;
   o.max_body_bytes = 10u << 20;
+  o.json_errors = 1; /* a 413 still carries {"error": …}: the SDKs parse every body as JSON */
   if (!(srv->http = th_http_server_start(loop, &o, on_request, srv, err))) {
     free(srv);
     return NULL;

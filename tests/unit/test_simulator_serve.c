@@ -4,7 +4,8 @@
  *    many body bytes, half-close, and the server must close (EOF) — else the JS call hangs;
  *  - keep-alive: several requests on one connection (httpx);
  *  - headers written "Name: value" with Content-Type: application/json and Content-Length;
- *  - a 20 MiB body is refused with 413 and the next request is answered;
+ *  - a 20 MiB body is refused with 413 and a JSON {"error": …} body, and the next request is
+ *    answered;
  *  - the socket file is 0600 and gone after close.
  * The loop runs on the test's thread; the client is a plain blocking-socket thread that wakes
  * the loop (uv_async) when its script is done. */
@@ -147,6 +148,8 @@ static void oversize_then_next(srvfx *f, int tcp) {
   http_resp r;
   CHECK(f, read_response(fd, &r) == 0 && r.status == 413, "oversize body: want 413, got %d",
         r.status);
+  CHECK(f, strstr(r.body, "\"error\": \"Payload Too Large") != NULL,
+        "oversize body: want a JSON error body, got %.80s", r.body);
   close(fd);
   one_shot(f, tcp, "/Version", "{}", 200);
 }
