@@ -59,3 +59,24 @@ finish() {
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]
 }
+
+# start_fake LUA_FILE: runs a fake server script (it prints its URLs on one line, then serves)
+# in the background and waits for that line; sets fake_pid and leaves the line in $work/urls.
+# The caller's EXIT trap must kill "$fake_pid".
+start_fake() {
+  LUA_PATH="$TEEHOST_SOURCE/tests/lua/?.lua;;" "$TEEHOST" "$1" >"$work/urls" 2>"$work/fake.err" &
+  fake_pid=$!
+  for _ in $(seq 100); do [ -s "$work/urls" ] && break; sleep 0.1; done
+  if [ ! -s "$work/urls" ]; then echo "the fake did not start: $(cat "$work/fake.err")"; exit 1; fi
+}
+
+# ctl METHOD PATH [BODY]: a request to a fake's control port ($CTL).
+ctl() { curl -sf -X "$1" "$CTL$2" ${3:+-d "$3"}; }
+
+# ck: check, keeping every output in $work/all so a test can finally assert that none holds a
+# stack trace or a secret.
+: >"$work/all"
+ck() {
+  check "$@"
+  cat "$work/out" "$work/err" >>"$work/all"
+}

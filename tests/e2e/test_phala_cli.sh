@@ -59,24 +59,15 @@ print(state.url .. " http://127.0.0.1:" .. ctl:port())
 io.stdout:flush()
 while srv and ctl do task.sleep(3600) end
 LUA
-LUA_PATH="$TEEHOST_SOURCE/tests/lua/?.lua;;" "$T" "$work/fake.lua" >"$work/urls" 2>"$work/fake.err" &
-fake_pid=$!
 trap 'kill "$fake_pid" 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do [ -s "$work/urls" ] && break; sleep 0.1; done
+start_fake "$work/fake.lua"
 read -r API CTL <"$work/urls"
-if [ -z "${CTL:-}" ]; then echo "the fake did not start: $(cat "$work/fake.err")"; exit 1; fi
 export PHALA_CLOUD_API_PREFIX=$API
 
-ctl() { curl -sf -X "$1" "$CTL$2" ${3:+-d "$3"}; }
 fault() { ctl POST /fail "$1" >/dev/null; }
 clear_requests() { ctl POST /clear >/dev/null; } # and the faults still pending
 
 # Every output is collected, to check at the end that none holds a stack trace or the key.
-: >"$work/all"
-ck() {
-  check "$@"
-  cat "$work/out" "$work/err" >>"$work/all"
-}
 
 # check_py NAME PYTHON: PYTHON (with out = parsed stdout JSON of the last ck, err = its stderr
 # text, reqs = the requests the fake saw since clear_requests, cvm(ref) = the fake's stored CVM)

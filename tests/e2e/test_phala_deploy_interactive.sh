@@ -40,16 +40,13 @@ print(state.url .. " http://127.0.0.1:" .. ctl:port())
 io.stdout:flush()
 while srv and ctl do task.sleep(3600) end
 LUA
-LUA_PATH="$TEEHOST_SOURCE/tests/lua/?.lua;;" "$T" "$work/fake.lua" >"$work/urls" 2>"$work/fake.err" &
-fake_pid=$!
 sock="th-deploy-i-$$"
 tm() { tmux -L "$sock" "$@"; }
 sock_path="${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$sock"
 trap 'tm kill-server 2>/dev/null; rm -f "$sock_path"; kill "$fake_pid" 2>/dev/null; wait "$fake_pid" 2>/dev/null
   rm -rf "$work"' EXIT
-for _ in $(seq 100); do [ -s "$work/urls" ] && break; sleep 0.1; done
+start_fake "$work/fake.lua"
 read -r API CTL <"$work/urls"
-if [ -z "${CTL:-}" ]; then echo "the fake did not start: $(cat "$work/fake.err")"; exit 1; fi
 export PHALA_CLOUD_API_PREFIX=$API
 
 cat >docker-compose.yml <<'YML'
@@ -104,7 +101,6 @@ ended() {
   rc=$(cat "$work/rc" 2>/dev/null)
   if [ "$rc" = "$1" ]; then pass "$2"; else fail "$2" "exit status '$rc', want $1" "$(screen)"; fi
 }
-ctl() { curl -sf -X "$1" "$CTL$2"; }
 # check_py NAME PYTHON: PYTHON is true, with out = stdout parsed as JSON (or None), screen = the
 # terminal's text, paths() = the requests the fake saw since the last POST /clear, cvm(ref) = the
 # fake's stored CVM, cvms = `teehost phala cvms list --json`.

@@ -88,23 +88,14 @@ print(state.url .. " " .. eth.url .. " http://127.0.0.1:" .. ctl:port())
 io.stdout:flush()
 while srv and esrv and ctl do task.sleep(3600) end
 LUA
-LUA_PATH="$TEEHOST_SOURCE/tests/lua/?.lua;;" "$T" "$work/fakes.lua" >"$work/urls" 2>"$work/fakes.err" &
-fake_pid=$!
 trap 'kill "$fake_pid" 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do [ -s "$work/urls" ] && break; sleep 0.1; done
+start_fake "$work/fakes.lua"
 read -r API RPC CTL <"$work/urls"
-if [ -z "${CTL:-}" ]; then echo "the fakes did not start: $(cat "$work/fakes.err")"; exit 1; fi
 export PHALA_CLOUD_API_PREFIX=$API
 
-ctl() { curl -sf -X "$1" "$CTL$2" ${3:+-d "$3"}; }
 clear_requests() { ctl POST /clear >/dev/null; }
 eth_set() { ctl POST /eth/set "$1" >/dev/null; }
 
-: >"$work/all"
-ck() {
-  check "$@"
-  cat "$work/out" "$work/err" >>"$work/all"
-}
 
 # check_py NAME PYTHON: with out (stdout JSON), err, reqs (the cloud's requests since the last
 # clear), txs (the node's decoded transactions), cvm(ref), commits() (POST /cvms bodies).
@@ -253,7 +244,7 @@ ck "a Phala KMS deploy ignores PRIVATE_KEY and sends no transaction" 0 '"success
 check_py "… and no KMS pubkey request" "len(txs) == 6 and not any('/kms/' in p for p in paths())"
 
 # ---- what no output may hold -------------------------------------------------------------------------
-if grep -qi "$PK" "$work/all" "$work/fakes.err"; then fail "no output shows the private key" "$(grep -m3 -i "$PK" "$work/all")"
+if grep -qi "$PK" "$work/all" "$work/fake.err"; then fail "no output shows the private key" "$(grep -m3 -i "$PK" "$work/all")"
 else pass "no output shows the private key"; fi
 if grep -q "stack traceback" "$work/all"; then fail "no output has a stack trace" "$(grep -m3 -B2 "stack traceback" "$work/all")"
 else pass "no output has a stack trace"; fi
