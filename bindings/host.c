@@ -103,8 +103,41 @@ static int search_embedded(lua_State *L) {
   return 1;
 }
 
+/* package.embedded(path) -> the text of a file compiled into the binary (or of $TEEHOST_PATH/path
+ * when that is set), e.g. "characters/mr_tee.lua", for code that must not run it through
+ * require (a character file runs in a sandbox); nil, message when there is none. */
+static int l_embedded(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  const char *root = getenv("TEEHOST_PATH");
+  if (root && *root) {
+    lua_pushfstring(L, "%s/%s", root, path);
+    FILE *f = fopen(lua_tostring(L, -1), "rb");
+    if (f) {
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      char chunk[4096];
+      size_t n;
+      while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) luaL_addlstring(&b, chunk, n);
+      fclose(f);
+      luaL_pushresult(&b);
+      return 1;
+    }
+    lua_pop(L, 1);
+  }
+  for (const th_embedded_file *f = th_embedded; f->path; f++)
+    if (strcmp(f->path, path) == 0) {
+      lua_pushlstring(L, f->data, f->len);
+      return 1;
+    }
+  lua_pushnil(L);
+  lua_pushfstring(L, "no embedded file '%s'", path);
+  return 2;
+}
+
 static void install_searcher(lua_State *L) {
   lua_getglobal(L, "package");
+  lua_pushcfunction(L, l_embedded);
+  lua_setfield(L, -2, "embedded");
   lua_getfield(L, -1, "searchers");
   int n = (int)luaL_len(L, -1);
   for (int i = n; i >= 2; i--) { /* shift searchers 2..n up by one */

@@ -330,4 +330,13 @@ t.test("config: check() with no table reads the process environment", function()
   t.eq(table.pack(config.check()), table.pack(config.check(env)))
 end)
 
+t.test("the copy of Mr. TEE compiled into the binary loads (package.embedded)", function()
+  local text = assert(package.embedded("characters/mr_tee.lua"))
+  local c = assert(character.load_text(text, "characters/mr_tee.lua"))
+  t.eq(c.name, "Mr. TEE")
+  local none, why = package.embedded("characters/nope.lua")
+  t.eq(none, nil)
+  t.ok(why:find("no embedded file", 1, true), why)
+end)
+
 t.run()
