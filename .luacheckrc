@@ -2,7 +2,7 @@
 -- field teehost adds to a standard table (package.embedded).
 stds.teehost = {
   read_globals = {
-    "task", "http", "json", "attest", "phala", "tee",
+    "task", "http", "json", "attest", "phala", "tee", "store",
     package = { fields = { "embedded" } },
   },
 }

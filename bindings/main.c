@@ -100,7 +100,7 @@ static void usage(FILE *out) {
           "Environment: TEEHOST_HOME (default ~/.teehost), TEEHOST_PATH (load scripts/ from "
           "this checkout),\n"
           "  TEE_MODE, DSTACK_SIMULATOR_ENDPOINT, TAPPD_SIMULATOR_ENDPOINT (which TEE; see README)\n"
-          "Modules (globals, also via require): task, http, json, attest, phala, tee\n",
+          "Modules (globals, also via require): task, http, json, attest, phala, tee, store\n",
           options_list);
 }
 

@@ -11,6 +11,7 @@ void th_open_modules(lua_State *L) {
       {"attest", luaopen_attest},
       {"phala", luaopen_phala},
       {"tee", luaopen_tee},
+      {"store", luaopen_store},
       {NULL, NULL},
   };
   for (const luaL_Reg *m = modules; m->name; m++) {

@@ -10,6 +10,7 @@ int luaopen_http(lua_State *L);
 int luaopen_attest(lua_State *L);
 int luaopen_phala(lua_State *L);
 int luaopen_tee(lua_State *L);
+int luaopen_store(lua_State *L);
 
 /* Registers every module in package.preload and as a global of the same name. */
 void th_open_modules(lua_State *L);

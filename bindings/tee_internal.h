@@ -68,4 +68,8 @@ int tee_open_key(lua_State *L); /* registers the Key metatable */
 void tee_open_calls(lua_State *L); /* adds the calls to the table on top */
 int tee_open_sim(lua_State *L); /* adds tee.simulator_* to the table on top */
 
+/* The 32 secret bytes of the live Key at idx (borrowed: valid while the Key is open); raises
+ * when idx is not a Key or the Key is closed. For modules that seal with a TEE key (store). */
+const uint8_t *tee_key_secret(lua_State *L, int idx);
+
 #endif

@@ -79,6 +79,12 @@ static tee_key *check_key(lua_State *L) {
   return k;
 }
 
+const uint8_t *tee_key_secret(lua_State *L, int idx) {
+  tee_key *k = luaL_checkudata(L, idx, TEE_KEY_MT);
+  if (!k->secret) luaL_error(L, "attempt to use a closed key");
+  return k->secret;
+}
+
 static int key_gc(lua_State *L) {
   tee_key *k = luaL_checkudata(L, 1, TEE_KEY_MT);
   if (k->secret) {
