@@ -523,5 +523,6 @@ int luaopen_task(lua_State *L) {
                                    {"now", task_now},
                                    {NULL, NULL}};
   luaL_newlib(L, funcs);
+  th_task_read_line_open(L); /* task.read_line, in task_read_line.c */
   return 1;
 }

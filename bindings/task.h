@@ -43,4 +43,7 @@ lua_State *th_task_thread(th_task *t);
 
 int luaopen_task(lua_State *L);
 
+/* Adds task.read_line (bindings/task_read_line.c) to the module table on top of the stack. */
+void th_task_read_line_open(lua_State *L);
+
 #endif

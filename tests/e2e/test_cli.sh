@@ -96,4 +96,18 @@ else
   fail "Ctrl-C in the REPL" "rc=$rc" "$(cat "$work/out" "$work/err")"
 fi
 
+# task.read_line: stdin a line at a time without blocking the loop (pipes, files, end of input).
+check "task.read_line reads lines (CRLF too), then nil at the end" 0 "1 one|2 two|3 three|4 nil" "" -- bash -c \
+  "printf 'one\\ntwo\\r\\nthree' | '$T' -e 'local t = {} for i = 1, 4 do t[i] = i .. \" \" .. tostring(task.read_line()) end
+   print(table.concat(t, \"|\"))'"
+check "task.read_line writes its prompt and reads a regular file" 0 "p> x" "" -- bash -c \
+  "printf 'x\\n' > '$work/in.txt'; '$T' -e 'print(task.read_line(\"p> \"))' < '$work/in.txt'"
+check "task.read_line keeps the loop running while it waits" 0 "got	late" "" -- bash -c \
+  "(sleep 0.3; echo late) | '$T' -e 'task.spawn(function() print(\"got\", task.read_line()) end)
+   task.spawn(function() print(\"tick\") end) task.yield() print(pcall(task.read_line))'"
+if grep -qx "tick" "$work/out" && grep -qF "another task is already reading standard input" "$work/out"; then
+  pass "… other tasks ran meanwhile, and a second reader is refused"
+else
+  fail "… other tasks ran meanwhile, and a second reader is refused" "$(cat "$work/out")"
+fi
 finish
