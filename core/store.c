@@ -169,8 +169,10 @@ static int setup_db(th_store *st, const char *path, th_err *err) {
   if (atoi(buf) > SCHEMA_VERSION)
     return th_err_set(err, TH_EBADDATA, "store %s: %s has schema version %s (this teehost knows %d)",
                       st->name, path, buf, SCHEMA_VERSION);
+  /* The schema is written only into a new file: re-running it on every open would be a write
+   * transaction (and its fsyncs) each time an agent starts. */
   if (sqlite3_exec(st->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK ||
-      sqlite3_exec(st->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) {
+      (atoi(buf) < SCHEMA_VERSION && sqlite3_exec(st->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK)) {
     sql_fail(st->name, st->db, "schema", err);
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
