@@ -52,6 +52,10 @@ is "report data = sha512(\"app-data:\" ‖ report JSON)" "$(cat "$work/report_da
 is "the verified quote carries that report data" "$(js 'd["report"]["reportdata"]' <"$work/verify.json")" "$want"
 is "the report JSON names the message" "$(js 'd["message"]["content"]' <"$work/report.json")" \
   "please prove you run in a TEE — remote attestation"
+is "the reply names the quote's sha256" \
+  "$(js 'd["replies"][1]["attachments"][0]["quote_sha256"]' <"$work/reply.json")" \
+  "$(python3 -c 'import hashlib,sys; print(hashlib.sha256(bytes.fromhex(sys.stdin.read().strip())).hexdigest())' \
+     <"$work/quote.hex")"
 grep -q "UpToDate under the simulated root" "$work/reply.json" && pass "the reply says it verified" \
   || fail "the reply says it verified" "$(head -c 600 "$work/reply.json")"
 

@@ -19,7 +19,7 @@
 --      multipart, one part `file` named quote.bin (§3.2 step 4); the reply gives the report link
 --      or says why the upload failed (status and the server's error);
 --   one reply with the outcome and an attachment {type = "tee-attestation", quote, report_data,
---   report_json, report_data_rule, verified = {ok, status | error, root}, upload?}.
+--   report_json, report_data_rule, quote_sha256, verified = {ok, status | error, root}, upload?}.
 --   No TEE (TEE_MODE NONE/OFF): validate still lets the user ask; the reply says attestation is
 --   unavailable and why; the agent keeps answering everything else. Any failure is a reply.
 -- Providers (their values are computed once, at init, not per message — §10.2):
@@ -135,7 +135,11 @@ local function attest_handler(agent, message, _, _, callback)
   local verified = M.verify(q.quote)
   local report_data = verified.report_data or attest.parse(q.quote).report.reportdata
   verified.report_data = nil
-  local lines = { "Here's my 🧾 RA quote 🫡 (" .. #q.quote // 2 .. " bytes, from the " .. M.describe(ep) .. ")." }
+  -- The quote's own digest, so a reader can tell which quote a summary speaks of.
+  local quote_sha256 = phala.compose_hash(q.quote:gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end),
+    "raw")
+  local lines = { "Here's my 🧾 RA quote 🫡 (" .. #q.quote // 2 .. " bytes, sha256 " .. quote_sha256:sub(1, 16)
+    .. "…, from the " .. M.describe(ep) .. ")." }
   if verified.ok then
     lines[#lines + 1] = "Verified here first: status " .. tostring(verified.status) .. " under the "
       .. (verified.root == "simulator" and "simulated root (NOT Intel's: this is the built-in simulator)"
@@ -145,8 +149,9 @@ local function attest_handler(agent, message, _, _, callback)
   end
   lines[#lines + 1] = "report_data = " .. rule .. " = " .. report_data:sub(1, 32) .. "…"
   lines[#lines + 1] = "report_json: " .. report
-  local attachment = { type = "tee-attestation", quote = q.quote, event_log = q.event_log,
-    report_data = report_data, report_json = report, report_data_rule = rule, verified = verified }
+  local attachment = { type = "tee-attestation", quote = q.quote, quote_sha256 = quote_sha256,
+    event_log = q.event_log, report_data = report_data, report_json = report, report_data_rule = rule,
+    verified = verified }
   local url = agent:setting("TEE_ATTESTATION_UPLOAD_URL")
   if url then
     lines[#lines + 1], attachment.upload = upload(url, q.quote)
