@@ -64,8 +64,7 @@ EXPOSE 3000
 STOPSIGNAL SIGINT
 
 ENTRYPOINT ["teehost"]
-# `teehost start` (the agent runtime) and characters/mr_tee.lua (embedded in the binary) arrive
-# with the agent issue; until then this default command fails with "unknown command" and the
-# image is useful with an explicit command, e.g. `docker run IMAGE -e 'print(attest)'` or
-# `docker run -it IMAGE repl`.
-CMD ["start", "--character", "characters/mr_tee.lua"]
+# The agent Mr. TEE (characters/mr_tee.lua, compiled into the binary), its REST API on every
+# interface of the container so that the published port 3000 reaches it. Another character:
+# mount it and pass `start --host 0.0.0.0 --character /path/to/it.lua`.
+CMD ["start", "--host", "0.0.0.0", "--character", "characters/mr_tee.lua"]

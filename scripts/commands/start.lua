@@ -23,8 +23,19 @@ OPENAI_BASE_URL / OPENAI_API_KEY / OPENAI_MODEL (else the offline model).]]
 
 local DEFAULT_CHARACTER = "characters/mr_tee.lua"
 
+-- A path on disk, else a character compiled into the binary under that path (so
+-- `--character characters/mr_tee.lua` works from any directory), else the default.
 local function load_character(path)
-  if path then return character.load(path) end
+  if path then
+    local f = io.open(path, "r")
+    if f then
+      f:close()
+      return character.load(path)
+    end
+    local text = package.embedded(path)
+    if text then return character.load_text(text, path) end
+    return character.load(path) -- says why the file cannot be read
+  end
   local text, why = package.embedded(DEFAULT_CHARACTER)
   if not text then return nil, why end
   return character.load_text(text, DEFAULT_CHARACTER)

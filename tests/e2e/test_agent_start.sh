@@ -126,6 +126,15 @@ check "an invalid TEE_MODE is refused" 2 "" "TEE_MODE" -- env TEE_MODE=bogus "$T
 check "a short salt is refused by the starter's checks" 1 "" "WALLET_SECRET_SALT is too short" -- \
   env WALLET_SECRET_SALT=short "$TEEHOST" start --port 0
 check "a bad port is a usage error" 2 "" "--port needs a number" -- "$TEEHOST" start --port 99999
+check "a missing character file is named" 1 "" "nope.lua" -- "$TEEHOST" start --port 0 --character "$work/nope.lua"
+# --character characters/mr_tee.lua works from any directory (the copy compiled into the binary),
+# as the Dockerfile's command uses it; SIGINT after it listens.
+(cd "$work" && exec "$TEEHOST" start --port 0 --character characters/mr_tee.lua >"$work/c.out" 2>"$work/c.err") &
+cpid=$!
+for _ in $(seq 200); do grep -q "listening on" "$work/c.out" 2>/dev/null && break; sleep 0.05; done
+grep -q "agent Mr. TEE listening on" "$work/c.out" && pass "--character characters/mr_tee.lua from another directory" \
+  || fail "--character characters/mr_tee.lua from another directory" "$(cat "$work/c.out" "$work/c.err")"
+kill -INT "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
 
 # teehost test: a project's tests, counted; failures and no tests fail the run.
 mkdir -p "$work/proj/tests" "$work/empty/tests"
