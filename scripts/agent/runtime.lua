@@ -11,8 +11,13 @@
 --   agent:setting("WALLET_SECRET_SALT")      -- character secrets, then settings, then environment
 --   agent:recent(room_id, n)                 -- the newest n memories of a room, oldest first
 --   agent.id, agent.name, agent.routes; agent.data[plugin name] is where a plugin keeps its state
+--   agent:service("tee")                     -- a started service's instance (elizaOS getService)
+--   agent:stop()                             -- stops the services, newest first
 --
--- A plugin is { name, description?, init(agent)?, actions?, providers?, evaluators?, routes? }:
+-- A plugin is { name, description?, init(agent)?, actions?, providers?, evaluators?, routes?,
+-- services? }:
+--   service   { name, start(agent) -> instance (may wait), stop?(instance) } — long-lived objects
+--             other plugins reach by name, as elizaOS's Service (started when the plugin registers);
 --   action    { name, similes?, description, examples?, validate(agent, message, state) -> bool[, why],
 --               handler(agent, message, state, options, callback) -> { success, text?, error? }? }
 --   provider  { name, description?, position?, get(agent, message, state) -> { text?, values?, data? } }
@@ -104,6 +109,7 @@ function M.new(opts)
     store = opts.store or M.memory_store(), env = opts.env,
     log = opts.log or function(line) io.stderr:write(line, "\n") end,
     plugins = {}, actions = {}, providers = { M.recent_messages }, evaluators = {}, routes = {}, seq = 0, data = {},
+    services = {}, service_order = {},
   }, Agent)
   self.secrets = character_mod.secrets(c, opts.env)
   return self
@@ -138,6 +144,17 @@ function Agent:register_plugin(p)
     assert(type(a.name) == "string" and type(a.handler) == "function",
       "plugin " .. p.name .. ": an action needs a name and a handler")
   end
+  for _, sv in ipairs(p.services or {}) do
+    assert(type(sv.name) == "string" and type(sv.start) == "function",
+      "plugin " .. p.name .. ": a service needs a name and a start function")
+    if self.services[sv.name] then return nil, "plugin " .. p.name .. ": service " .. sv.name .. " already exists" end
+    local ok, inst, why = pcall(sv.start, self)
+    if not ok or inst == nil then
+      return nil, "plugin " .. p.name .. ": service " .. sv.name .. ": " .. tostring(ok and why or inst)
+    end
+    self.services[sv.name] = inst
+    self.service_order[#self.service_order + 1] = { def = sv, instance = inst }
+  end
   append(self.actions, p.actions)
   append(self.providers, p.providers)
   append(self.evaluators, p.evaluators)
@@ -145,6 +162,23 @@ function Agent:register_plugin(p)
   table.sort(self.providers, function(a, b) return (a.position or 0) < (b.position or 0) end)
   self.plugins[#self.plugins + 1] = p
   return true
+end
+
+function Agent:service(name)
+  return self.services[name]
+end
+
+-- Stops every started service, the newest first; a stop that raises is logged, not fatal.
+function Agent:stop()
+  for i = #self.service_order, 1, -1 do
+    local entry = self.service_order[i]
+    if entry.def.stop then
+      local ok, err = pcall(entry.def.stop, entry.instance)
+      if not ok then self.log("agent: service " .. entry.def.name .. ": stop: " .. tostring(err)) end
+    end
+    self.services[entry.def.name] = nil
+  end
+  self.service_order = {}
 end
 
 -- A plugin by the name a character lists ("mr-tee-starter" -> agent/plugins/mr_tee_starter.lua).

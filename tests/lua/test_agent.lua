@@ -102,6 +102,27 @@ t.test("on a current dstack agent the quote's report data is sha256(report JSON)
     "874a5ea90fbb6637e1f232c55e023d5d44cb295a409587585affdf6ebf069efd" .. ("00"):rep(32))
 end)
 
+t.test("services: the tee plugin's service is reachable by name, stopped newest first", function()
+  local agent = new_agent()
+  local svc = t.ok(agent:service("tee"), "the tee service")
+  t.eq(svc.endpoint().kind, "builtin")
+  local k = assert(svc.get_key("svc/test", "p"))
+  t.eq(#k:public_key(), 66)
+  local stopped = {}
+  local mk = function(name) return { name = name, start = function() return { name = name } end,
+    stop = function(inst) stopped[#stopped + 1] = inst.name end } end
+  assert(agent:register_plugin { name = "p1", services = { mk("a"), mk("b") } })
+  local ok, why = agent:register_plugin { name = "p2", services = { mk("a") } }
+  t.eq(ok, nil)
+  t.ok(why:find("service a already exists", 1, true), why)
+  ok, why = agent:register_plugin { name = "p3", services = { { name = "c", start = function() error("boom") end } } }
+  t.eq(ok, nil)
+  t.ok(why:find("service c: ", 1, true) and why:find("boom", 1, true), why)
+  agent:stop()
+  t.eq(stopped, { "b", "a" })
+  t.eq(agent:service("tee"), nil)
+end)
+
 t.test("a simile chosen by the model dispatches REMOTE_ATTESTATION", function()
   local a = new_agent { model = fixed_model({ "TEE_QUOTE" }) }
   local out = a:handle { text = "anything" }

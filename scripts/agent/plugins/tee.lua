@@ -174,6 +174,21 @@ M.actions = { {
 } }
 
 -- Computed once at init and kept on the agent (agent.data.tee); providers only read them.
+-- The TEE as a service other plugins reach with agent:service("tee") (elizaOS's TEEService).
+M.services = { {
+  name = "tee",
+  description = "Trusted Execution Environment for secure key management",
+  start = function()
+    return {
+      endpoint = function() return tee.endpoint() end,
+      get_key = function(path, purpose, algorithm) return tee.get_key(path, purpose, algorithm) end,
+      get_quote = function(report_data) return tee.get_quote(report_data) end,
+      derive_key = function(path, subject) return tee.derive_key(path, subject) end,
+      eliza_derive = function(salt) return tee.eliza_derive(salt) end,
+    }
+  end,
+} }
+
 function M.init(agent)
   local ep = tee.endpoint()
   local facts = { kind = ep.kind, description = M.describe(ep) }
