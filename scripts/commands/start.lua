@@ -1,4 +1,4 @@
--- usage: teehost start [--character FILE] [--port N] [--host ADDR]
+-- usage: teehost start [--character FILE] [--port N] [--host ADDR] [--tee URL|PATH]
 -- summary: run an agent (default: Mr. TEE) with attestation and sealed memory, on a loopback REST API
 --
 -- Steps: load the character (a file, or the copy of characters/mr_tee.lua compiled into the
@@ -14,10 +14,11 @@ local sealed = require "agent.sealed"
 local api = require "agent.api"
 
 local HELP = [[
-teehost start [--character FILE] [--port N] [--host ADDR]
+teehost start [--character FILE] [--port N] [--host ADDR] [--tee URL|PATH]
     --character FILE   a character file (default: the built-in characters/mr_tee.lua)
     --port N           TCP port of the REST API (default 3000; 0 = any free port)
     --host ADDR        address to listen on (default 127.0.0.1)
+    --tee URL|PATH     the dstack agent to use (as `teehost --tee`; default: see README "Which TEE")
 Environment: TEE_MODE, WALLET_SECRET_SALT, TEE_VENDOR, TEE_ATTESTATION_UPLOAD_URL,
 OPENAI_BASE_URL / OPENAI_API_KEY / OPENAI_MODEL (else the offline model).]]
 
@@ -82,7 +83,8 @@ local function start_chat(agent)
 end
 
 local function main(args)
-  local opts, pos = cli.parse(args, { character = "value", port = "value", host = "value", help = "flag" })
+  local opts, pos = cli.parse(args, { character = "value", port = "value", host = "value", tee = "value",
+                                      help = "flag" })
   if not opts then return cli.usage(pos, HELP) end
   if opts.help then print(HELP) return 0 end
   if #pos > 0 then return cli.usage("start takes no arguments, got '" .. pos[1] .. "'", HELP) end
@@ -90,6 +92,7 @@ local function main(args)
   if not port or port < 0 or port > 65535 then
     return cli.usage("--port needs a number from 0 to 65535, got '" .. tostring(opts.port) .. "'", HELP)
   end
+  if opts.tee then tee.use(opts.tee) end
   local c, err = load_character(opts.character)
   if not c then return cli.fail(err) end
   local model = pick_model()

@@ -126,6 +126,9 @@ check "an invalid TEE_MODE is refused" 2 "" "TEE_MODE" -- env TEE_MODE=bogus "$T
 check "a short salt is refused by the starter's checks" 1 "" "WALLET_SECRET_SALT is too short" -- \
   env WALLET_SECRET_SALT=short "$TEEHOST" start --port 0
 check "a bad port is a usage error" 2 "" "--port needs a number" -- "$TEEHOST" start --port 99999
+check_interrupted "--tee: an agent that is not there: the agent starts and says memory is not sealed" 1.5 130 \
+  "(tee: dstack at $work/none.sock" "memory is NOT sealed and NOT kept" -- \
+  "$TEEHOST" start --port 0 --tee "$work/none.sock"
 check "a missing character file is named" 1 "" "nope.lua" -- "$TEEHOST" start --port 0 --character "$work/nope.lua"
 # --character characters/mr_tee.lua works from any directory (the copy compiled into the binary),
 # as the Dockerfile's command uses it; SIGINT after it listens.
