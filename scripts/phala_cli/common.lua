@@ -165,16 +165,19 @@ function M.interactive() return isatty(0) and isatty(2) end
 -- Whether progress may be drawn (stderr is a terminal).
 function M.progress_ok() return isatty(2) end
 
+-- The line is read with task.read_line, so the loop (and Ctrl-C) keeps working while the user
+-- thinks; echo comes back on however the question ends (answer, end of input, Ctrl-C).
+local RESTORE_ECHO = { __close = function()
+  os.execute("stty echo 2>/dev/null")
+  io.stderr:write("\n")
+end }
+
 function M.ask(prompt, hidden)
+  local _ <close> = hidden and setmetatable({}, RESTORE_ECHO) or nil
   if hidden then os.execute("stty -echo 2>/dev/null") end -- before the prompt: no typing races it
   io.stderr:write(prompt)
   io.stderr:flush()
-  local line = io.stdin:read("l")
-  if hidden then
-    os.execute("stty echo 2>/dev/null")
-    io.stderr:write("\n")
-  end
-  return line
+  return task.read_line()
 end
 
 local function refuse(ctx, what)

@@ -193,6 +193,14 @@ ended 2 "Ctrl-D at a question exits 2"
 expect_screen "… saying it stopped before creating anything" "no answer (end of input): stopped before creating anything"
 check_py "… and sent no request" 'paths() == []'
 
+# Ctrl-C at a question stops at once (exit 130), without waiting for Enter, and sends nothing.
+ctl POST /clear >/dev/null
+run_tty -i
+answer "Docker compose file [docker-compose.yml]:" ""
+if wait_for "CVM name [my-agent]:"; then tm send-keys -t "$ses" C-c; fi
+ended 130 "Ctrl-C at a question exits 130 at once"
+check_py "… and sent no request" 'paths() == []'
+
 # ---- 4: --yes skips the confirmation; every value by flag leaves nothing to ask -------------------
 ctl POST /clear >/dev/null
 run_tty -i --yes -c docker-compose.yml -n teehost-yes -e .env --vcpu 1 --memory 2048 --disk-size 20 --node-id 3 \
