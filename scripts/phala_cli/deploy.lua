@@ -41,6 +41,9 @@ teehost phala deploy [COMPOSE] [options]       (COMPOSE or -c: the docker-compos
   --private-key HEX        the deployer's key, which pays for and owns the app contract (better:
                            the PRIVATE_KEY environment variable, which `ps` does not show)
   --rpc-url URL            JSON-RPC endpoint of the KMS's chain
+  --kms-root HEX           the KMS root key you trust (33-byte compressed secp256k1, hex); the
+                           contract's kmsInfo() must name the same key, so a lying RPC node and
+                           a lying API together cannot pick the key your env is encrypted to
   --pre-launch-script FILE script run before docker compose in the CVM
   --uuid CVM               update this CVM instead (app id, UUID or name); asks first on a
                            terminal unless --yes
@@ -57,6 +60,7 @@ local SPEC = {
   { "wait", "w", "flag" }, { "timeout", false, "value" }, { "api-key", false, "value" }, { "yes", "y", "flag" },
   { "private-key", false, "value" },
   { "rpc-url", false, "value" }, { "custom-app-id", false, "value" }, { "interactive", "i", "flag" },
+  { "kms-root", false, "value" },
 }
 
 
@@ -118,6 +122,10 @@ local function plan_of(ctx)
     local _, why = phala.eth_address(o["private-key"])
     return nil, common.usage(ctx.name, "--private-key: " .. why .. " (an on-chain KMS deployment needs the deployer's "
       .. "secp256k1 key)")
+  end
+  if o["kms-root"] and not o["kms-root"]:lower():gsub("^0x", ""):match("^0[23]" .. ("%x"):rep(64) .. "$") then
+    return nil, common.usage(ctx.name, "--kms-root needs a compressed secp256k1 public key: 66 hex digits "
+      .. "starting 02 or 03")
   end
   if o["rpc-url"] and not o["rpc-url"]:match("^https?://[^%s]+$") then
     return nil, common.usage(ctx.name, "--rpc-url needs an http:// or https:// URL of the on-chain KMS's chain")

@@ -79,9 +79,16 @@ function M.verified_env_key(ctx, c, chain, app, root, kept)
   return k.public_key
 end
 
+-- The KMS root key the contract publishes; with --kms-root it must be that key (a pin guards
+-- against an RPC node and an API that lie together).
 function M.root_key(ctx, chain)
   local root, msg, code = eth.kms_root_key(chain.rpc, chain.contract)
   if not root then return nil, common.fail(ctx, "cannot read the KMS root key (nothing was sent): " .. msg, code) end
+  local pin = ctx.opts["kms-root"] and ctx.opts["kms-root"]:lower():gsub("^0x", "")
+  if pin and root:lower():gsub("^0x", "") ~= pin then
+    return nil, common.fail(ctx, ("KMS contract %s names root key %s, not the --kms-root you trust (%s): nothing "
+      .. "was sent"):format(chain.contract, root, pin), "EVERIFY")
+  end
   return root
 end
 

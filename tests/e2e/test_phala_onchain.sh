@@ -243,6 +243,19 @@ ck "a Phala KMS deploy ignores PRIVATE_KEY and sends no transaction" 0 '"success
   env PRIVATE_KEY=not-a-key "$T" phala deploy docker-compose.yml -n phala-kms --node-id 3 -e .env --json
 check_py "… and no KMS pubkey request" "len(txs) == 6 and not any('/kms/' in p for p in paths())"
 
+# ---- --kms-root: a pinned root must be the one the contract names -------------------------------------
+G=0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798 # the fake KMS root (secret 1)
+clear_requests
+ck "--kms-root pinning the contract's root key deploys" 0 '"success": true' "" -- \
+  env PRIVATE_KEY="$PK" "${DEPLOY[@]}" -n chain-pinned --kms-root "0x$G"
+clear_requests
+ck "--kms-root naming another key stops before any transaction or commit" 1 "" \
+  "not the --kms-root you trust" -- \
+  env PRIVATE_KEY="$PK" "${DEPLOY[@]}" -n chain-wrongpin --kms-root "03${G:2}"
+check_py "… no commit, and no transaction since the last" "'POST /cvms' not in paths() and len(txs) == 7"
+ck "a malformed --kms-root is a usage error" 2 "" "--kms-root needs a compressed secp256k1 public key" -- \
+  "${DEPLOY[@]}" -n chain-badpin --kms-root 1234
+
 # ---- what no output may hold -------------------------------------------------------------------------
 if grep -qi "$PK" "$work/all" "$work/fake.err"; then fail "no output shows the private key" "$(grep -m3 -i "$PK" "$work/all")"
 else pass "no output shows the private key"; fi
