@@ -173,7 +173,6 @@ M.actions = { {
   },
 } }
 
--- Computed once at init and kept on the agent (agent.data.tee); providers only read them.
 -- The TEE as a service other plugins reach with agent:service("tee") (elizaOS's TEEService).
 M.services = { {
   name = "tee",
@@ -189,6 +188,8 @@ M.services = { {
   end,
 } }
 
+-- The facts the providers report, computed once at init and kept on the agent (agent.data.tee);
+-- providers only read them.
 function M.init(agent)
   local ep = tee.endpoint()
   local facts = { kind = ep.kind, description = M.describe(ep) }
