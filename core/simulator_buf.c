@@ -175,3 +175,11 @@ void th_sbuf_free(th_sbuf *b) {
   b->len = b->cap = 0;
   b->oom = 0;
 }
+
+void th_sbuf_pretty_hex(th_sbuf *b, const char *name, const uint8_t *p, size_t n) {
+  th_sbuf_cstr(b, "  ");
+  th_sbuf_jcstr(b, name);
+  th_sbuf_cstr(b, ": ");
+  th_sbuf_hex(b, p, n);
+  th_sbuf_cstr(b, ",\n");
+}

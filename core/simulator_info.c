@@ -88,25 +88,17 @@ void th_sim_mr_aggregated(const th_simulator *s, uint8_t out[32]) {
   SHA256(m, sizeof m, out);
 }
 
-static void pretty_hex(th_sbuf *b, const char *name, const uint8_t *p, size_t n) {
-  th_sbuf_cstr(b, "  \"");
-  th_sbuf_cstr(b, name);
-  th_sbuf_cstr(b, "\": ");
-  th_sbuf_hex(b, p, n);
-  th_sbuf_cstr(b, ",\n");
-}
-
 /* tcb_info: pretty-printed (serde's two-space style), keys in the agent's order. */
 static void tcb_info(const th_simulator *s, th_sbuf *b, const uint8_t mr_agg[32]) {
   static const char *rtmr[] = {"rtmr0", "rtmr1", "rtmr2", "rtmr3"};
   th_sbuf_cstr(b, "{\n");
-  pretty_hex(b, "mrtd", s->td.mrtd, 48);
+  th_sbuf_pretty_hex(b, "mrtd", s->td.mrtd, 48);
   for (int i = 0; i < 4; i++)
-    pretty_hex(b, rtmr[i], s->rtmr[i], 48);
-  pretty_hex(b, "mr_aggregated", mr_agg, 32);
-  pretty_hex(b, "os_image_hash", s->os_image_hash, 32);
-  pretty_hex(b, "compose_hash", s->compose_hash, 32);
-  pretty_hex(b, "device_id", s->device_id, 32);
+    th_sbuf_pretty_hex(b, rtmr[i], s->rtmr[i], 48);
+  th_sbuf_pretty_hex(b, "mr_aggregated", mr_agg, 32);
+  th_sbuf_pretty_hex(b, "os_image_hash", s->os_image_hash, 32);
+  th_sbuf_pretty_hex(b, "compose_hash", s->compose_hash, 32);
+  th_sbuf_pretty_hex(b, "device_id", s->device_id, 32);
   th_sbuf_cstr(b, "  \"event_log\": [\n");
   th_sim_events_pretty(s, b, "    ");
   th_sbuf_cstr(b, "  ],\n  \"app_compose\": ");

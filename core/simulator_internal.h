@@ -90,6 +90,8 @@ void th_sbuf_cstr(th_sbuf *b, const char *s);
 void th_sbuf_jstr(th_sbuf *b, const char *s, size_t n);
 void th_sbuf_jcstr(th_sbuf *b, const char *s);
 void th_sbuf_hex(th_sbuf *b, const uint8_t *p, size_t n); /* quoted lowercase hex */
+/* One member of a pretty-printed object (two-space indent, not the last): `  "name": "hex",\n`. */
+void th_sbuf_pretty_hex(th_sbuf *b, const char *name, const uint8_t *p, size_t n);
 void th_sbuf_u64(th_sbuf *b, uint64_t v);
 /* Hands the NUL-terminated text to the caller (or NULL after oom); the buffer is reset. */
 char *th_sbuf_take(th_sbuf *b, size_t *len);

@@ -195,28 +195,20 @@ static void put_field(th_sbuf *b, const char *name, const char *value, int last)
   th_sbuf_cstr(b, last ? "\n" : ",\n");
 }
 
-static void put_hex(th_sbuf *b, const char *name, const uint8_t *p, size_t n) {
-  th_sbuf_cstr(b, "  ");
-  th_sbuf_jcstr(b, name);
-  th_sbuf_cstr(b, ": ");
-  th_sbuf_hex(b, p, n);
-  th_sbuf_cstr(b, ",\n");
-}
-
 static int save(th_simulator *s, const char *dir, th_err *err) {
   size_t cap = 4096 + 2 * (strlen(s->ca_key_pem) + strlen(s->ca_cert_pem)) + 6 * s->app_compose_len;
   th_sbuf b = {malloc(cap), 0, cap, 0}; /* sized up front: no realloc leaves secrets behind */
   if (!b.p) return th_sim_oom(err);
   th_sbuf_cstr(&b, "{\n  \"version\": 1,\n");
   if (s->has_kms_root)
-    put_hex(&b, "kms_root_key", root_key(s), 32);
+    th_sbuf_pretty_hex(&b, "kms_root_key", root_key(s), 32);
   else
     th_sbuf_cstr(&b, "  \"kms_root_key\": \"\",\n");
-  put_hex(&b, "kms_root_public", s->kms_root_pub, 33);
-  put_hex(&b, "app_id", s->app_id, 20);
-  put_hex(&b, "app_key", app_key(s), 32);
-  put_hex(&b, "k256_signature", s->k256_sig, 65);
-  put_hex(&b, "instance_seed", s->secret + TH_SIM_INSTANCE_SEED, 20);
+  th_sbuf_pretty_hex(&b, "kms_root_public", s->kms_root_pub, 33);
+  th_sbuf_pretty_hex(&b, "app_id", s->app_id, 20);
+  th_sbuf_pretty_hex(&b, "app_key", app_key(s), 32);
+  th_sbuf_pretty_hex(&b, "k256_signature", s->k256_sig, 65);
+  th_sbuf_pretty_hex(&b, "instance_seed", s->secret + TH_SIM_INSTANCE_SEED, 20);
   put_field(&b, "ca_key", s->ca_key_pem, 0);
   put_field(&b, "ca_cert", s->ca_cert_pem, 0);
   put_field(&b, "app_compose", s->app_compose, 1);
