@@ -350,11 +350,7 @@ static void expect_error(fx *f, th_dstack *c, const char *method, const char *bo
  * same request sequence (the /Version probe included). exact: compare Host, Content-Length and
  * the body byte for byte (the JS Unix transport), else Content-Type and the body as JSON. */
 static void replay_sdk_requests(fx *f, const char *which, int tcp, int exact) {
-  size_t len;
-  char *text = vector_read("dstack/client-requests.json", &len);
-  cJSON *doc = cJSON_ParseWithLength(text, len);
-  free(text);
-  assert_non_null(doc);
+  cJSON *doc = vector_json("dstack/client-requests.json");
   int replayed = 0;
   const cJSON *callv;
   cJSON_ArrayForEach(callv, cJSON_GetObjectItem(doc, "calls")) {
@@ -435,11 +431,7 @@ static void test_sends_what_python_sdk_sends(void **state) {
 
 static void test_getkey_reply_from_vectors(void **state) {
   fx *f = *state;
-  size_t len;
-  char *text = vector_read("dstack/keys.json", &len);
-  cJSON *doc = cJSON_ParseWithLength(text, len);
-  free(text);
-  assert_non_null(doc);
+  cJSON *doc = vector_json("dstack/keys.json");
   int checked = 0;
   const cJSON *app, *e;
   cJSON_ArrayForEach(app, cJSON_GetObjectItem(doc, "apps")) {
@@ -656,11 +648,7 @@ static void test_legacy_getquote_padded(void **state) {
   f->canned[0] = (canned){"/prpc/Tappd.RawQuote", 200,
                           "{\"quote\":\"0400\",\"event_log\":\"[]\",\"hash_algorithm\":\"raw\","
                           "\"prefix\":\"\"}"};
-  size_t len;
-  char *text = vector_read("dstack/tdxquote-report-data.json", &len);
-  cJSON *doc = cJSON_ParseWithLength(text, len);
-  free(text);
-  assert_non_null(doc);
+  cJSON *doc = vector_json("dstack/tdxquote-report-data.json");
   th_dstack *c = client_for(f, ep_tcp(f, TH_TEE_LEGACY));
   int checked = 0;
   const cJSON *e;

@@ -34,19 +34,11 @@
 
 static cJSON *keys_json, *sign_json, *eliza_json;
 
-static cJSON *load_json(const char *rel) {
-  size_t n;
-  char *text = vector_read(rel, &n);
-  cJSON *j = cJSON_ParseWithLength(text, n);
-  free(text);
-  return j;
-}
-
 static int load(void **state) {
   (void)state;
-  keys_json = load_json("dstack/keys.json");
-  sign_json = load_json("dstack/sign.json");
-  eliza_json = load_json("phala-cloud/eliza-plugin-tee-observed.json");
+  keys_json = vector_json("dstack/keys.json");
+  sign_json = vector_json("dstack/sign.json");
+  eliza_json = vector_json("phala-cloud/eliza-plugin-tee-observed.json");
   return keys_json && sign_json && eliza_json && sodium_init() >= 0 ? 0 : -1;
 }
 

@@ -29,11 +29,8 @@ static cJSON *vectors;
 
 static int load(void **state) {
   (void)state;
-  size_t n;
-  char *text = vector_read("dstack/tdxquote-report-data.json", &n);
-  vectors = cJSON_ParseWithLength(text, n);
-  free(text);
-  return vectors ? 0 : -1;
+  vectors = vector_json("dstack/tdxquote-report-data.json");
+  return 0;
 }
 
 static int unload(void **state) {

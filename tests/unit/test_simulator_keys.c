@@ -11,15 +11,6 @@
 
 #include "test_simulator.h"
 
-static cJSON *load_json(const char *rel) {
-  size_t n;
-  char *text = vector_read(rel, &n);
-  cJSON *j = cJSON_ParseWithLength(text, n);
-  free(text);
-  assert_non_null(j);
-  return j;
-}
-
 static const cJSON *upstream_app(const cJSON *keys) {
   const cJSON *app;
   cJSON_ArrayForEach(app, cJSON_GetObjectItem(keys, "apps")) {
@@ -60,7 +51,7 @@ static void check_get_key(th_simulator *s, const char *path, const cJSON *entry,
 
 static void get_key_reproduces_keys_json(void **state) {
   simfx *f = *state;
-  cJSON *keys = load_json("dstack/keys.json");
+  cJSON *keys = vector_json("dstack/keys.json");
   const cJSON *app = upstream_app(keys), *e;
   int n = 0;
   cJSON_ArrayForEach(e, cJSON_GetObjectItem(app, "entries")) {
@@ -84,7 +75,7 @@ static void get_key_reproduces_keys_json(void **state) {
 static void kms_root_is_what_chain1_recovers_to(void **state) {
   simfx *f = *state;
   uint8_t want[33];
-  cJSON *keys = load_json("dstack/keys.json");
+  cJSON *keys = vector_json("dstack/keys.json");
   const cJSON *check = cJSON_GetObjectItem(upstream_app(keys), "kms_signature_check");
   const cJSON *root = cJSON_GetObjectItem(check, "recovered_kms_root_pubkey_compressed");
   assert_true(cJSON_IsString(root));
@@ -98,7 +89,7 @@ static void kms_root_is_what_chain1_recovers_to(void **state) {
 
 static void sign_reproduces_sign_json_and_verify_checks(void **state) {
   simfx *f = *state;
-  cJSON *sign = load_json("dstack/sign.json");
+  cJSON *sign = vector_json("dstack/sign.json");
   const cJSON *c;
   int n = 0;
   cJSON_ArrayForEach(c, cJSON_GetObjectItem(sign, "cases")) {

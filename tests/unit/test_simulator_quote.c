@@ -21,15 +21,6 @@
 #include "test_simulator.h"
 #include "verify.h"
 
-static cJSON *load_json(const char *rel) {
-  size_t n;
-  char *text = vector_read(rel, &n);
-  cJSON *j = cJSON_ParseWithLength(text, n);
-  free(text);
-  assert_non_null(j);
-  return j;
-}
-
 static const char *jget(const cJSON *o, const char *k) {
   const cJSON *v = cJSON_GetObjectItem(o, k);
   assert_true(cJSON_IsString(v));
@@ -55,9 +46,9 @@ static void check_replay(const char *log_json, const th_quote *q, th_eventlog *l
 
 static void get_quote_is_complete_and_verifies(void **state) {
   simfx *f = *state;
-  cJSON *fix = load_json("dstack/simulator-fixture.json");
+  cJSON *fix = vector_json("dstack/simulator-fixture.json");
   const cJSON *td = cJSON_GetObjectItem(fix, "td_report");
-  cJSON *vec = load_json("dstack/tdxquote-report-data.json");
+  cJSON *vec = vector_json("dstack/tdxquote-report-data.json");
   const cJSON *c;
   cJSON_ArrayForEach(c, cJSON_GetObjectItem(vec, "get_quote")) {
     const cJSON *want = cJSON_GetObjectItem(c, "report_data");
@@ -246,7 +237,7 @@ static void info_is_consistent(void **state) {
 
 static void legacy_quotes_follow_the_vectors(void **state) {
   simfx *f = *state;
-  cJSON *vec = load_json("dstack/tdxquote-report-data.json");
+  cJSON *vec = vector_json("dstack/tdxquote-report-data.json");
   const char *lists[] = {"tdx_quote", "raw_quote"};
   const char *paths[] = {"/prpc/Tappd.TdxQuote", "/prpc/RawQuote"};
   int n = 0;
@@ -405,7 +396,7 @@ static void get_tls_key_plain_and_validity(void **state) {
 
 static void derive_key_matches_ratls_json(void **state) {
   simfx *f = *state;
-  cJSON *vec = load_json("dstack/ratls.json");
+  cJSON *vec = vector_json("dstack/ratls.json");
   const cJSON *ex = cJSON_GetObjectItem(vec, "derive_key_example");
   rpc_resp r =
       rpc(f->sim, "/prpc/Tappd.DeriveKey",

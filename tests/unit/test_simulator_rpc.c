@@ -170,10 +170,7 @@ static void responses_are_ascii_in_proto_order(void **state) {
 /* Every request both SDKs send is answered 200, except the ones the spec says fail. */
 static void client_requests_are_accepted(void **state) {
   simfx *f = *state;
-  size_t n;
-  char *text = vector_read("dstack/client-requests.json", &n);
-  cJSON *doc = cJSON_ParseWithLength(text, n);
-  free(text);
+  cJSON *doc = vector_json("dstack/client-requests.json");
   const cJSON *call, *req;
   int count = 0;
   cJSON_ArrayForEach(call, cJSON_GetObjectItem(doc, "calls")) {

@@ -1,5 +1,6 @@
 /* tests/unit/vectors.h — the unit tests' access to tests/vectors/ (below $TEEHOST_SOURCE, which
- * CTest sets): a whole file, the quote bytes of a quote file, a parsed collateral, and hex decoding
+ * CTest sets): a whole file, a JSON file parsed, the quote bytes of a quote file, a parsed
+ * collateral, and hex decoding
  * that does not go through the code under test.
  *
  * Header-only: every function is `static inline`, so each test keeps only what it calls (and an
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h> /* after setjmp.h, stdarg.h, stddef.h */
+#include <cjson/cJSON.h>
 
 #include "collateral.h"
 #include "hex.h"
@@ -40,6 +42,17 @@ static inline char *vector_read(const char *rel, size_t *len) {
   return buf;
 }
 
+
+/* tests/vectors/<rel> parsed as JSON (cJSON_Delete() it). Fails the test when the file cannot be
+ * read or is not JSON. */
+static inline cJSON *vector_json(const char *rel) {
+  size_t n;
+  char *text = vector_read(rel, &n);
+  cJSON *j = cJSON_ParseWithLength(text, n);
+  free(text);
+  if (!j) fail_msg("tests/vectors/%s is not JSON", rel);
+  return j;
+}
 /* The quote bytes of a vector (free()): the hex of the JSON field "quote" of a .json file
  * (dstack/quote-report.json), bytes 4..5014 of dstack/attestation.bin (after its SCALE length
  * prefix, vectors README 6.2), else the file through th_bytes_from_text (hex text decoded, binary
