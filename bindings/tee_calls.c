@@ -13,12 +13,6 @@
 #include "scheduler.h"
 #include "tee_internal.h"
 
-static cJSON *add_string(cJSON *o, const char *k, const char *s, size_t n) {
-  /* cJSON wants NUL-terminated text; Lua strings may hold NULs, which JSON strings cannot carry
-   * through the SDKs either: stop at the first one. */
-  (void)n;
-  return cJSON_AddStringToObject(o, k, s);
-}
 
 static cJSON *add_hex(cJSON *o, const char *k, const uint8_t *p, size_t n) {
   char *hex = malloc(2 * n + 1);
@@ -308,8 +302,8 @@ static int l_get_key(lua_State *L) {
   op->path = malloc(plen + 1);
   op->purpose = malloc(ulen + 1);
   cJSON *b = cJSON_CreateObject();
-  if (!op->path || !op->purpose || !b || !add_string(b, "path", path, plen) ||
-      !add_string(b, "purpose", purpose, ulen) ||
+  if (!op->path || !op->purpose || !b || !cJSON_AddStringToObject(b, "path", path) ||
+      !cJSON_AddStringToObject(b, "purpose", purpose) ||
       !cJSON_AddStringToObject(b, "algorithm", th_key_alg_name(alg))) {
     cJSON_Delete(b);
     call_release(&op->w, 0);
@@ -322,7 +316,9 @@ static int l_get_key(lua_State *L) {
   return start(L, op, "GetKey", b);
 }
 
-static int report_data_call(lua_State *L, const char *fn, const char *method, int kind) {
+/* field: the reply's string a PUSH_FIELD call returns (NULL for the others). */
+static int report_data_call(lua_State *L, const char *fn, const char *method, int kind,
+                            const char *field) {
   size_t n;
   const char *data = luaL_checklstring(L, 1, &n);
   if (n > 64)
@@ -334,23 +330,23 @@ static int report_data_call(lua_State *L, const char *fn, const char *method, in
     return luaL_error(L, "%s: out of memory", fn);
   }
   call_op *op = new_op(L, fn, kind);
-  op->field = "attestation";
+  op->field = field;
   return start(L, op, method, b);
 }
 
 static int l_get_quote(lua_State *L) {
-  return report_data_call(L, "tee.get_quote", "GetQuote", PUSH_QUOTE);
+  return report_data_call(L, "tee.get_quote", "GetQuote", PUSH_QUOTE, NULL);
 }
 
 static int l_attest(lua_State *L) {
-  return report_data_call(L, "tee.attest", "Attest", PUSH_FIELD);
+  return report_data_call(L, "tee.attest", "Attest", PUSH_FIELD, "attestation");
 }
 
 static int l_raw_quote(lua_State *L) {
   size_t n;
   luaL_checklstring(L, 1, &n);
   if (n != 64) return luaL_error(L, "tee.raw_quote: report data must be exactly 64 bytes (got %d)", (int)n);
-  return report_data_call(L, "tee.raw_quote", "Tappd.RawQuote", PUSH_TABLE);
+  return report_data_call(L, "tee.raw_quote", "Tappd.RawQuote", PUSH_TABLE, NULL);
 }
 
 static int opt_bool(lua_State *L, int idx, const char *fn, const char *key, int dflt) {
